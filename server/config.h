@@ -1,0 +1,32 @@
+/* config.h — turfd's settings: command-line flags, each with a matching
+ * environment variable (flag wins), and their defaults. */
+#ifndef TURF_CONFIG_H
+#define TURF_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "log.h"
+
+typedef struct {
+  char listen[64];            /* address to bind (default 127.0.0.1) */
+  int port;                   /* TCP port; 0 picks a free one (default 7780) */
+  char db[4096];              /* SQLite file (default turf.db) */
+  log_level_t log_level;      /* default info */
+  bool demo;                  /* seed the demo organisation, print a code */
+  uint32_t demo_uses;         /* enrolments the demo code allows */
+  char ready_file[4096];      /* written once listening: url and code lines */
+  uint32_t max_frame_bytes;   /* one websocket message (bytes) */
+  uint32_t max_connections;   /* concurrent websocket connections */
+  uint32_t hello_timeout_s;   /* close connections that do not say hello (s) */
+  uint32_t max_pushes_in_flight; /* per connection, before RATE_LIMITED */
+  uint32_t max_frames_per_s;  /* per connection, sustained; bursts of 2x */
+  uint32_t max_queued_bytes;  /* unsent bytes per connection before it is
+                                 dropped as too slow (bytes) */
+} config_t;
+
+/* Fills cfg from defaults, then the environment, then argv. Returns 0 to run,
+ * 1 when --help was printed, -1 on a bad flag (message on stderr). */
+int config_load(config_t *cfg, int argc, char **argv);
+
+#endif

@@ -1,0 +1,488 @@
+/* sync.c — the sync engine: what each frame means, on the loop thread.
+ *
+ * Invariants:
+ * - A push is acked only from its store callback, which runs after the
+ *   transaction holding it committed.
+ * - A live connection has been sent every committed op of its organisation
+ *   up to sent_seq, in order; a frame whose "from" differs from the client's
+ *   cursor makes the client pull, so a skipped frame never loses an op. */
+#include "sync.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../protocol/hlc.h"
+#include "log.h"
+
+struct org_s {
+  int64_t id;
+  uint64_t head;   /* newest server_seq this loop knows to be committed */
+  conn_t *conns;   /* READY connections of the organisation */
+  org_t *next;
+};
+
+struct sync_s {
+  uv_loop_t *loop;
+  store_t *store;
+  const config_t *cfg;
+  hlc_t clock;     /* bounds the HLCs devices send */
+  org_t *orgs;
+  uint32_t nconns;
+  bool shutting_down;
+};
+
+/* One storage request on behalf of a connection. Holds a reference on conn
+ * (NULL for requests that outlive their connection, such as the offline
+ * status) and owns the decoded frame the request borrows from. */
+typedef struct {
+  store_req_t req;
+  sync_t *sync;
+  conn_t *conn;
+  proto_frame_t *frame;
+  uint64_t started_ms;
+} sync_job_t;
+
+static int64_t sync__now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+sync_t *sync_new(uv_loop_t *loop, store_t *store, const config_t *cfg) {
+  sync_t *sync = calloc(1, sizeof *sync);
+  if (!sync) return NULL;
+  sync->loop = loop;
+  sync->store = store;
+  sync->cfg = cfg;
+  hlc_init(&sync->clock, 0);
+  return sync;
+}
+
+void sync_free(sync_t *sync) {
+  if (!sync) return;
+  while (sync->orgs) {
+    org_t *next = sync->orgs->next;
+    assert(sync->orgs->conns == NULL);
+    free(sync->orgs);
+    sync->orgs = next;
+  }
+  free(sync);
+}
+
+uint32_t sync_connection_count(const sync_t *sync) { return sync->nconns; }
+
+void sync_begin_shutdown(sync_t *sync) { sync->shutting_down = true; }
+
+static org_t *sync__org(sync_t *sync, int64_t id) {
+  for (org_t *org = sync->orgs; org; org = org->next)
+    if (org->id == id) return org;
+  org_t *org = calloc(1, sizeof *org);
+  if (!org) return NULL;
+  org->id = id;
+  org->next = sync->orgs;
+  sync->orgs = org;
+  return org;
+}
+
+static void sync__org_join(org_t *org, conn_t *conn) {
+  conn->org = org;
+  conn->org_prev = NULL;
+  conn->org_next = org->conns;
+  if (org->conns) org->conns->org_prev = conn;
+  org->conns = conn;
+}
+
+static void sync__org_leave(conn_t *conn) {
+  org_t *org = conn->org;
+  if (!org) return;
+  if (conn->org_prev)
+    conn->org_prev->org_next = conn->org_next;
+  else
+    org->conns = conn->org_next;
+  if (conn->org_next) conn->org_next->org_prev = conn->org_prev;
+  conn->org = NULL;
+  conn->org_prev = conn->org_next = NULL;
+}
+
+static sync_job_t *sync__job(sync_t *sync, conn_t *conn, proto_frame_t *frame,
+                             store_req_type_t type) {
+  sync_job_t *job = calloc(1, sizeof *job);
+  if (!job) return NULL;
+  job->sync = sync;
+  job->conn = conn;
+  job->frame = frame;
+  job->req.data = job;
+  job->req.type = type;
+  job->started_ms = uv_now(sync->loop);
+  if (conn) conn_ref(conn);
+  return job;
+}
+
+static void sync__job_free(sync_job_t *job) {
+  store_req_dispose(&job->req);
+  proto_frame_free(job->frame);
+  if (job->conn) conn_unref(job->conn);
+  free(job);
+}
+
+/* Hands job to storage; on refusal (store closing) tells the client and
+ * frees the job. Returns 0 when submitted. */
+static int sync__submit(sync_job_t *job, store_cb cb) {
+  int rc = store_submit(job->sync->store, &job->req, cb);
+  if (rc != 0) {
+    if (job->conn && job->conn->wsi)
+      conn_send_error(job->conn, PROTO_ESHUTTING_DOWN, NULL, true);
+    sync__job_free(job);
+  }
+  return rc;
+}
+
+static size_t sync__budget(const sync_t *sync) { return sync->cfg->max_queued_bytes; }
+
+/* ---- live fan-out -------------------------------------------------------- */
+
+static void sync__send_live(sync_t *sync, conn_t *conn, proto_op_t *ops, uint32_t nops,
+                            conn_msg_t **shared) {
+  uint64_t first = ops[0].server_seq, last = ops[nops - 1].server_seq;
+  if (!conn->live || conn->sent_seq >= last) return;
+  if (conn->sent_seq + 1 == first) {
+    if (!*shared) {
+      proto_frame_t frame = {.type = PROTO_LIVE};
+      frame.u.changes = (proto_changes_t){.from = first - 1, .cursor = last,
+                                          .more = false, .nops = nops, .ops = ops};
+      *shared = conn_msg_encode(&frame);
+      if (!*shared) return;
+    }
+    if (conn_send(conn, *shared, sync__budget(sync)) == 0) conn->sent_seq = last;
+    return;
+  }
+  /* Out of step (a pull raced this commit): send only what it lacks, and say
+   * where the frame starts so the client pulls if that is not its cursor. */
+  uint32_t skip = 0;
+  while (skip < nops && ops[skip].server_seq <= conn->sent_seq) skip++;
+  proto_frame_t frame = {.type = PROTO_LIVE};
+  frame.u.changes = (proto_changes_t){.from = ops[skip].server_seq - 1, .cursor = last,
+                                      .more = false, .nops = nops - skip, .ops = ops + skip};
+  if (ops[skip].server_seq - 1 != conn->sent_seq) conn->live = false;
+  if (conn_send_frame(conn, &frame, sync__budget(sync)) == 0 && conn->live)
+    conn->sent_seq = last;
+}
+
+static void sync__fan_out(sync_t *sync, org_t *org, proto_op_t *ops, uint32_t nops) {
+  conn_msg_t *shared = NULL;
+  if (!nops) return;
+  for (conn_t *conn = org->conns; conn; conn = conn->org_next)
+    sync__send_live(sync, conn, ops, nops, &shared);
+  conn_msg_unref(shared);
+}
+
+/* ---- hello ---------------------------------------------------------------- */
+
+static void sync__hello_done(store_req_t *req) {
+  sync_job_t *job = req->data;
+  sync_t *sync = job->sync;
+  conn_t *conn = job->conn;
+  store_hello_t *h = &req->u.hello;
+
+  if (!conn->wsi) goto done;
+  if (req->status != 0) {
+    conn->state = CONN_NEW;
+    conn_send_error(conn, req->status, NULL, true);
+    goto done;
+  }
+  org_t *org = sync__org(sync, h->org_id);
+  if (!org) {
+    conn_send_error(conn, PROTO_ENOMEM, NULL, true);
+    goto done;
+  }
+  if (h->head > org->head) org->head = h->head;
+  conn->state = CONN_READY;
+  conn->org_id = h->org_id;
+  memcpy(conn->device, h->hello->device.ptr, h->hello->device.len);
+  conn->device[h->hello->device.len] = '\0';
+  sync__org_join(org, conn);
+  lws_set_timeout(conn->wsi, NO_PENDING_TIMEOUT, 0);
+
+  proto_frame_t frame = {.type = PROTO_WELCOME};
+  frame.u.welcome = (proto_welcome_t){
+      .version = PROTO_VERSION, .now_ms = h->now_ms, .offset_ms = h->offset_ms,
+      .head = org->head, .last_seq = h->last_seq, .token = proto_str(h->token),
+      .org = proto_str(h->org_name)};
+  conn_send_frame(conn, &frame, sync__budget(sync));
+  log_info("hello conn=%" PRIu64 " device=%s org=%" PRId64 " app=%.*s enrolled=%d "
+           "last_seq=%" PRIu64 " cursor=%" PRIu64 " head=%" PRIu64 " outbox=%" PRIu64
+           " offset_ms=%" PRId64,
+           conn->id, conn->device, conn->org_id, (int)h->hello->app.len, h->hello->app.ptr,
+           h->token[0] != '\0', h->last_seq, h->hello->cursor, org->head, h->hello->outbox,
+           h->offset_ms);
+done:
+  sync__job_free(job);
+}
+
+static void sync__on_hello(sync_t *sync, conn_t *conn, proto_frame_t *frame) {
+  proto_hello_t *hello = &frame->u.hello;
+  if (conn->state != CONN_NEW) {
+    conn_send_error(conn, PROTO_EALREADY_AUTHENTICATED, NULL, false);
+    proto_frame_free(frame);
+    return;
+  }
+  if (hello->version != PROTO_VERSION) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "protocol version %u is not supported; this server speaks %d",
+             hello->version, PROTO_VERSION);
+    conn_send_error(conn, PROTO_EUNSUPPORTED_VERSION, msg, true);
+    proto_frame_free(frame);
+    return;
+  }
+  if (!hello->token.len && !hello->code.len) {
+    conn_send_error(conn, PROTO_EBAD_CREDENTIALS, "hello needs a token or an enrolment code",
+                    true);
+    proto_frame_free(frame);
+    return;
+  }
+  sync_job_t *job = sync__job(sync, conn, frame, STORE_HELLO);
+  if (!job) {
+    proto_frame_free(frame);
+    conn_send_error(conn, PROTO_ENOMEM, NULL, true);
+    return;
+  }
+  int64_t now = sync__now_ms();
+  job->req.u.hello.hello = hello;
+  job->req.u.hello.now_ms = now;
+  job->req.u.hello.offset_ms = hello->now_ms ? now - hello->now_ms : 0;
+  conn->state = CONN_HELLO;
+  sync__submit(job, sync__hello_done);
+}
+
+/* ---- push ----------------------------------------------------------------- */
+
+static void sync__push_done(store_req_t *req) {
+  sync_job_t *job = req->data;
+  sync_t *sync = job->sync;
+  conn_t *conn = job->conn;
+  store_push_t *p = &req->u.push;
+
+  conn->pushes_in_flight--;
+  if (req->status != 0) {
+    log_error("push failed conn=%" PRIu64 " device=%s ops=%u: %s", conn->id, conn->device,
+              p->nops, proto_strerror(req->status));
+    if (conn->wsi) conn_send_error(conn, req->status, NULL, false);
+    goto done;
+  }
+  if (conn->wsi) {
+    proto_frame_t frame = {.type = PROTO_ACK};
+    frame.u.ack = p->ack;
+    conn_send_frame(conn, &frame, sync__budget(sync));
+  }
+  org_t *org = conn->org ? conn->org : sync__org(sync, p->org_id);
+  if (org) {
+    if (p->head > org->head) org->head = p->head;
+    sync__fan_out(sync, org, p->committed, p->ncommitted);
+  }
+  log_info("push conn=%" PRIu64 " device=%s ops=%u committed=%u rejected=%u outbox=%" PRIu64
+           " head=%" PRIu64 " ms=%" PRIu64,
+           conn->id, conn->device, p->nops, p->ncommitted, p->ack.nrejects, p->outbox, p->head,
+           uv_now(sync->loop) - job->started_ms);
+  for (uint32_t i = 0; i < p->ack.nrejects; i++)
+    log_info("reject device=%s seq=%" PRIu64 " code=%s msg=\"%.*s\"", conn->device,
+             p->ack.rejects[i].seq, proto_errname(p->ack.rejects[i].code),
+             (int)p->ack.rejects[i].message.len, p->ack.rejects[i].message.ptr);
+done:
+  sync__job_free(job);
+}
+
+static void sync__on_push(sync_t *sync, conn_t *conn, proto_frame_t *frame) {
+  proto_push_t *push = &frame->u.push;
+  if (conn->pushes_in_flight >= sync->cfg->max_pushes_in_flight) {
+    conn_send_error(conn, PROTO_ERATE_LIMITED,
+                    "too many unacked pushes; wait for acks before pushing more", false);
+    proto_frame_free(frame);
+    return;
+  }
+  int64_t now = sync__now_ms();
+  for (uint32_t i = 0; i < push->nops; i++)
+    push->ops[i].hlc = hlc_bound(&sync->clock, push->ops[i].hlc, now);
+
+  sync_job_t *job = sync__job(sync, conn, frame, STORE_PUSH);
+  if (!job) {
+    proto_frame_free(frame);
+    conn_send_error(conn, PROTO_ENOMEM, NULL, false);
+    return;
+  }
+  store_push_t *p = &job->req.u.push;
+  p->org_id = conn->org_id;
+  p->device = proto_str(conn->device);
+  p->ops = push->ops;
+  p->nops = push->nops;
+  p->outbox = push->outbox;
+  p->now_ms = now;
+  if (sync__submit(job, sync__push_done) == 0) conn->pushes_in_flight++;
+}
+
+/* ---- pull ----------------------------------------------------------------- */
+
+static void sync__pull_done(store_req_t *req) {
+  sync_job_t *job = req->data;
+  sync_t *sync = job->sync;
+  conn_t *conn = job->conn;
+  store_pull_t *p = &req->u.pull;
+
+  if (!conn->wsi) goto done;
+  if (req->status != 0) {
+    conn_send_error(conn, req->status, NULL, false);
+    goto done;
+  }
+  org_t *org = conn->org;
+  if (p->head > org->head) org->head = p->head;
+  bool more = p->next_cursor < org->head;
+  proto_frame_t frame = {.type = PROTO_CHANGES};
+  frame.u.changes = (proto_changes_t){.from = p->cursor, .cursor = p->next_cursor,
+                                      .more = more, .nops = p->nops, .ops = p->ops};
+  if (conn_send_frame(conn, &frame, sync__budget(sync)) == 0 && !more) {
+    conn->live = true;
+    conn->sent_seq = p->next_cursor;
+  }
+  log_debug("pull conn=%" PRIu64 " device=%s from=%" PRIu64 " ops=%u cursor=%" PRIu64
+            " more=%d",
+            conn->id, conn->device, p->cursor, p->nops, p->next_cursor, more);
+done:
+  sync__job_free(job);
+}
+
+static void sync__on_pull(sync_t *sync, conn_t *conn, proto_frame_t *frame) {
+  sync_job_t *job = sync__job(sync, conn, frame, STORE_PULL);
+  if (!job) {
+    proto_frame_free(frame);
+    conn_send_error(conn, PROTO_ENOMEM, NULL, false);
+    return;
+  }
+  job->req.u.pull.org_id = conn->org_id;
+  job->req.u.pull.cursor = frame->u.pull.cursor;
+  job->req.u.pull.limit = frame->u.pull.limit ? frame->u.pull.limit : 500;
+  /* Not live until this page shows it caught up. */
+  conn->live = false;
+  sync__submit(job, sync__pull_done);
+}
+
+/* ---- transport events ---------------------------------------------------- */
+
+void sync_on_open(sync_t *sync, conn_t *conn) {
+  sync->nconns++;
+  conn->tokens = 2.0 * sync->cfg->max_frames_per_s;
+  conn->tokens_at_ms = uv_now(sync->loop);
+  conn->limited_notice_ms = conn->tokens_at_ms - 1000;
+  log_info("connect conn=%" PRIu64 " peer=%s connections=%u", conn->id, conn->peer,
+           sync->nconns);
+}
+
+/* Token bucket: max_frames_per_s sustained, twice that in a burst. */
+static bool sync__allow_frame(sync_t *sync, conn_t *conn) {
+  uint64_t now = uv_now(sync->loop);
+  double rate = sync->cfg->max_frames_per_s;
+  conn->tokens += (double)(now - conn->tokens_at_ms) * rate / 1000.0;
+  if (conn->tokens > 2.0 * rate) conn->tokens = 2.0 * rate;
+  conn->tokens_at_ms = now;
+  if (conn->tokens < 1.0) return false;
+  conn->tokens -= 1.0;
+  return true;
+}
+
+void sync_on_message(sync_t *sync, conn_t *conn, const uint8_t *msg, size_t len) {
+  proto_frame_t *frame = NULL;
+  if (!sync__allow_frame(sync, conn)) {
+    /* At most one error a second, so a flood cannot turn our answers into a
+     * flood of its own. */
+    uint64_t now = uv_now(sync->loop);
+    if (now - conn->limited_notice_ms >= 1000) {
+      conn->limited_notice_ms = now;
+      conn_send_error(conn, PROTO_ERATE_LIMITED, NULL, false);
+    }
+    return;
+  }
+  int rc = proto_decode(msg, len, &frame);
+  if (rc != 0) {
+    conn_send_error(conn, rc, NULL, false);
+    return;
+  }
+  if (sync->shutting_down) {
+    conn_send_error(conn, PROTO_ESHUTTING_DOWN, NULL, true);
+    proto_frame_free(frame);
+    return;
+  }
+  switch (frame->type) {
+  case PROTO_HELLO:
+    sync__on_hello(sync, conn, frame);
+    return;
+  case PROTO_PING: {
+    proto_frame_t pong = {.type = PROTO_PONG};
+    pong.u.ping.nonce = frame->u.ping.nonce;
+    conn_send_frame(conn, &pong, sync__budget(sync));
+    break;
+  }
+  case PROTO_PONG:
+    break;
+  case PROTO_ERROR:
+    log_info("client error conn=%" PRIu64 " device=%s code=%d msg=\"%.*s\"", conn->id,
+             conn->device[0] ? conn->device : "-", frame->u.error.code,
+             (int)frame->u.error.message.len, frame->u.error.message.ptr);
+    break;
+  case PROTO_PUSH:
+  case PROTO_PULL:
+    if (conn->state != CONN_READY) {
+      conn_send_error(conn, PROTO_ENOT_AUTHENTICATED, NULL, true);
+      break;
+    }
+    if (frame->type == PROTO_PUSH)
+      sync__on_push(sync, conn, frame);
+    else
+      sync__on_pull(sync, conn, frame);
+    return;
+  default:
+    conn_send_error(conn, PROTO_EUNKNOWN_TYPE, "this frame type is only sent by servers",
+                    false);
+    break;
+  }
+  proto_frame_free(frame);
+}
+
+void sync_on_bad_message(sync_t *sync, conn_t *conn, int code) {
+  (void)sync;
+  if (code == PROTO_EBAD_FRAME)
+    conn_send_error(conn, code, "frames must be binary websocket messages", false);
+  else
+    conn_send_error(conn, code, NULL, code == PROTO_ETOO_LARGE);
+}
+
+static void sync__status_done(store_req_t *req) {
+  sync_job_t *job = req->data;
+  if (req->status != 0)
+    log_warn("could not record device %.*s offline: %s", (int)req->u.status.device.len,
+             req->u.status.device.ptr, proto_strerror(req->status));
+  free((void *)req->u.status.device.ptr);
+  sync__job_free(job);
+}
+
+void sync_on_close(sync_t *sync, conn_t *conn) {
+  sync->nconns--;
+  log_info("close conn=%" PRIu64 " peer=%s device=%s connections=%u", conn->id, conn->peer,
+           conn->device[0] ? conn->device : "-", sync->nconns);
+  if (conn->state == CONN_READY) {
+    sync__org_leave(conn);
+    sync_job_t *job = sync__job(sync, NULL, NULL, STORE_STATUS);
+    char *device = job ? strdup(conn->device) : NULL;
+    if (job && device) {
+      job->req.u.status = (store_status_t){.org_id = conn->org_id,
+                                           .device = proto_str(device),
+                                           .outbox = STORE_OUTBOX_UNCHANGED,
+                                           .now_ms = sync__now_ms(),
+                                           .online = false};
+      if (sync__submit(job, sync__status_done) != 0) free(device);
+    } else {
+      free(device);
+      if (job) sync__job_free(job);
+    }
+  }
+}

@@ -1,0 +1,33 @@
+/* sync.h — the sync engine on the loop: hello and enrolment, pushes handed
+ * to storage and acked once durable, pulls answered in pages, and live
+ * fan-out of committed ops to the other connections of an organisation.
+ * It knows frames and connections; the websocket transport (ws.c) feeds it
+ * whole messages and writable events. Loop thread only. */
+#ifndef TURF_SYNC_H
+#define TURF_SYNC_H
+
+#include <uv.h>
+
+#include "../storage/store.h"
+#include "config.h"
+#include "conn.h"
+
+typedef struct sync_s sync_t;
+
+/* store and cfg must outlive the engine. NULL on ENOMEM. */
+sync_t *sync_new(uv_loop_t *loop, store_t *store, const config_t *cfg);
+/* Call after every connection has closed. */
+void sync_free(sync_t *sync);
+
+/* Transport events. */
+void sync_on_open(sync_t *sync, conn_t *conn);
+void sync_on_message(sync_t *sync, conn_t *conn, const uint8_t *msg, size_t len);
+/* A message was refused before decoding (text frame, oversized). */
+void sync_on_bad_message(sync_t *sync, conn_t *conn, int code);
+void sync_on_close(sync_t *sync, conn_t *conn);
+
+/* From now on new frames get SHUTTING_DOWN; nothing new reaches storage. */
+void sync_begin_shutdown(sync_t *sync);
+uint32_t sync_connection_count(const sync_t *sync);
+
+#endif
