@@ -142,40 +142,72 @@ static int sync__submit(sync_job_t *job, store_cb cb) {
 
 static size_t sync__budget(const sync_t *sync) { return sync->cfg->max_queued_bytes; }
 
+/* ---- changes pages --------------------------------------------------------- */
+
+/* Encodes ops[0..n) as one changes/live frame, taking fewer ops when the
+ * frame would exceed the message limit (ops bring their device ids, so a
+ * full push can come back larger than it went in). Returns the message and
+ * sets *taken to the number of ops in it (>= 1 when nops >= 1). */
+static conn_msg_t *sync__encode_page(proto_frame_type_t type, proto_op_t *ops, uint32_t nops,
+                                     uint64_t from, bool more, uint32_t *taken) {
+  uint32_t n = nops;
+  for (;;) {
+    proto_frame_t frame = {.type = type};
+    bool cut = n < nops;
+    frame.u.changes = (proto_changes_t){.from = from,
+                                        .cursor = n ? ops[n - 1].server_seq : from,
+                                        .more = more || cut, .nops = n, .ops = ops};
+    conn_msg_t *msg = conn_msg_encode(&frame);
+    if (msg || n <= 1) {
+      *taken = n;
+      return msg;
+    }
+    n /= 2;
+  }
+}
+
 /* ---- live fan-out -------------------------------------------------------- */
 
-static void sync__send_live(sync_t *sync, conn_t *conn, proto_op_t *ops, uint32_t nops,
-                            conn_msg_t **shared) {
-  uint64_t first = ops[0].server_seq, last = ops[nops - 1].server_seq;
-  if (!conn->live || conn->sent_seq >= last) return;
-  if (conn->sent_seq + 1 == first) {
-    if (!*shared) {
-      proto_frame_t frame = {.type = PROTO_LIVE};
-      frame.u.changes = (proto_changes_t){.from = first - 1, .cursor = last,
-                                          .more = false, .nops = nops, .ops = ops};
-      *shared = conn_msg_encode(&frame);
-      if (!*shared) return;
-    }
-    if (conn_send(conn, *shared, sync__budget(sync)) == 0) conn->sent_seq = last;
-    return;
+/* Sends ops (committed, ascending, all newer than conn->sent_seq) as live
+ * frames, several if they do not fit one. */
+static void sync__send_live_run(sync_t *sync, conn_t *conn, proto_op_t *ops, uint32_t nops) {
+  while (nops && conn->live) {
+    uint32_t taken;
+    conn_msg_t *msg = sync__encode_page(PROTO_LIVE, ops, nops, ops[0].server_seq - 1, false,
+                                        &taken);
+    if (!msg) return;
+    if (ops[0].server_seq - 1 != conn->sent_seq) conn->live = false;
+    if (conn_send(conn, msg, sync__budget(sync)) == 0 && conn->live)
+      conn->sent_seq = ops[taken - 1].server_seq;
+    conn_msg_unref(msg);
+    ops += taken;
+    nops -= taken;
   }
-  /* Out of step (a pull raced this commit): send only what it lacks, and say
-   * where the frame starts so the client pulls if that is not its cursor. */
-  uint32_t skip = 0;
-  while (skip < nops && ops[skip].server_seq <= conn->sent_seq) skip++;
-  proto_frame_t frame = {.type = PROTO_LIVE};
-  frame.u.changes = (proto_changes_t){.from = ops[skip].server_seq - 1, .cursor = last,
-                                      .more = false, .nops = nops - skip, .ops = ops + skip};
-  if (ops[skip].server_seq - 1 != conn->sent_seq) conn->live = false;
-  if (conn_send_frame(conn, &frame, sync__budget(sync)) == 0 && conn->live)
-    conn->sent_seq = last;
 }
 
 static void sync__fan_out(sync_t *sync, org_t *org, proto_op_t *ops, uint32_t nops) {
   conn_msg_t *shared = NULL;
+  uint32_t taken = 0;
   if (!nops) return;
-  for (conn_t *conn = org->conns; conn; conn = conn->org_next)
-    sync__send_live(sync, conn, ops, nops, &shared);
+  uint64_t first = ops[0].server_seq, last = ops[nops - 1].server_seq;
+  for (conn_t *conn = org->conns; conn; conn = conn->org_next) {
+    if (!conn->live || conn->sent_seq >= last) continue;
+    if (conn->sent_seq + 1 == first) {
+      /* The usual case: every live connection is exactly here, so the frame
+       * is encoded once and shared. */
+      if (!shared) shared = sync__encode_page(PROTO_LIVE, ops, nops, first - 1, false, &taken);
+      if (shared && taken == nops) {
+        if (conn_send(conn, shared, sync__budget(sync)) == 0) conn->sent_seq = last;
+        continue;
+      }
+    }
+    /* Out of step (a pull raced this commit) or too big for one frame: send
+     * only what it lacks; a frame whose "from" is not the client's cursor
+     * makes the client pull. */
+    uint32_t skip = 0;
+    while (skip < nops && ops[skip].server_seq <= conn->sent_seq) skip++;
+    sync__send_live_run(sync, conn, ops + skip, nops - skip);
+  }
   conn_msg_unref(shared);
 }
 
@@ -338,16 +370,22 @@ static void sync__pull_done(store_req_t *req) {
   org_t *org = conn->org;
   if (p->head > org->head) org->head = p->head;
   bool more = p->next_cursor < org->head;
-  proto_frame_t frame = {.type = PROTO_CHANGES};
-  frame.u.changes = (proto_changes_t){.from = p->cursor, .cursor = p->next_cursor,
-                                      .more = more, .nops = p->nops, .ops = p->ops};
-  if (conn_send_frame(conn, &frame, sync__budget(sync)) == 0 && !more) {
-    conn->live = true;
-    conn->sent_seq = p->next_cursor;
+  uint32_t taken;
+  conn_msg_t *msg = sync__encode_page(PROTO_CHANGES, p->ops, p->nops, p->cursor, more, &taken);
+  if (!msg) {
+    conn_send_error(conn, PROTO_EINTERNAL, "could not encode a page of changes", false);
+    goto done;
   }
+  uint64_t cursor = taken ? p->ops[taken - 1].server_seq : p->next_cursor;
+  more = more || taken < p->nops;
+  if (conn_send(conn, msg, sync__budget(sync)) == 0 && !more) {
+    conn->live = true;
+    conn->sent_seq = cursor;
+  }
+  conn_msg_unref(msg);
   log_debug("pull conn=%" PRIu64 " device=%s from=%" PRIu64 " ops=%u cursor=%" PRIu64
             " more=%d",
-            conn->id, conn->device, p->cursor, p->nops, p->next_cursor, more);
+            conn->id, conn->device, p->cursor, taken, cursor, more);
 done:
   sync__job_free(job);
 }

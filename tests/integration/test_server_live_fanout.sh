@@ -9,7 +9,7 @@ tablet_enroll b
 session=$(tablet a sessions | head -n1 | cut -f1)
 person=$(tablet a people | head -n1 | cut -f1)
 
-tablet b watch --for 20 >"$TURF_TMP/watch.out" 2>"$TURF_TMP/watch.err" &
+"$TURF_TABLET" --db "$TURF_TMP/b.db" watch --for 20 >"$TURF_TMP/watch.out" 2>"$TURF_TMP/watch.err" &
 watcher=$!
 # Wait until the watcher is connected and caught up (device online).
 for i in $(seq 1 100); do
