@@ -39,6 +39,7 @@
   XX(SEQ_GAP, 21, "device_seq skips a number; resend from the first unacked")  \
   XX(NOT_AUTHOR, 22, "only the author may change this message")                \
   XX(OUT_OF_SCOPE, 23, "record belongs outside this device's scope")           \
+  XX(ERASED, 24, "the participant was erased; the op is dropped")              \
   XX(NOMEM, 30, "out of memory")                                               \
   XX(INTERNAL, 31, "internal error")
 

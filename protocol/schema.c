@@ -55,9 +55,13 @@ static const schema_field_t schema__participant_fields[] = {
     F(3, "contact", MERGE_LWW, PROTO_STR, true, 0, SCHEMA__NAME_MAX, NULL),
     F(4, "referral", MERGE_LWW, PROTO_STR, true, 0, 100, NULL),
     F(5, "first_seen", MERGE_MIN, PROTO_INT, false, 0, SCHEMA__MS_MAX, NULL),
+    /* Set when a coordinator merges a duplicate into another participant:
+     * the replica then counts this one's check-ins as the other's (see
+     * replica.c). nil undoes the merge. */
+    F(6, "merged_into", MERGE_LWW, PROTO_STR, true, 1, PROTO_MAX_ID_BYTES, NULL),
 };
 static const uint8_t schema__participant_shapes[] = {
-    SCHEMA__TEXT, SCHEMA__TEXT, SCHEMA__TEXT, SCHEMA__TEXT, SCHEMA__TEXT};
+    SCHEMA__TEXT, SCHEMA__TEXT, SCHEMA__TEXT, SCHEMA__TEXT, SCHEMA__TEXT, SCHEMA__TEXT};
 
 static const char *const schema__checkin_status[] = {"present", "absent",
                                                      "excused", NULL};
@@ -91,6 +95,14 @@ static const schema_field_t schema__session_log_fields[] = {
 static const uint8_t schema__session_log_shapes[] = {
     SCHEMA__TEXT, SCHEMA__TEXT, SCHEMA__TEXT, SCHEMA__TEXT};
 
+/* The record of a participant's erasure (GDPR): applying it removes the
+ * participant and their check-ins from a replica (replica.c); the row that
+ * stays holds nothing but the id and when. */
+static const schema_field_t schema__erasure_fields[] = {
+    F(1, "erased", MERGE_MIN, PROTO_INT, false, 0, SCHEMA__MS_MAX, NULL),
+};
+static const uint8_t schema__erasure_shapes[] = {SCHEMA__TEXT};
+
 #undef F
 
 #define SCHEMA__N(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
@@ -116,6 +128,8 @@ static const schema__type_t schema__types[SCHEMA_TYPE_MAX] = {
       schema__message_fields, schema__message_shapes),
     T(SCHEMA_SESSION_LOG, "session_log", "session_logs", "session", NULL,
       schema__session_log_fields, schema__session_log_shapes),
+    T(SCHEMA_ERASURE, "erasure", "erasures", "participant", NULL,
+      schema__erasure_fields, schema__erasure_shapes),
 };
 
 #undef T
@@ -133,6 +147,7 @@ SCHEMA__SAME_LENGTH(checkin);
 SCHEMA__SAME_LENGTH(tally);
 SCHEMA__SAME_LENGTH(message);
 SCHEMA__SAME_LENGTH(session_log);
+SCHEMA__SAME_LENGTH(erasure);
 #undef SCHEMA__SAME_LENGTH
 
 const schema_type_t *schema_type(uint8_t id) {

@@ -16,8 +16,11 @@ typedef enum {
   SCHEMA_TALLY = 6,       /* key = session id; one counter per device */
   SCHEMA_MESSAGE = 7,     /* key = message id; author = creating device */
   SCHEMA_SESSION_LOG = 8, /* key = session id */
+  SCHEMA_ERASURE = 9,     /* key = participant id; written only by an
+                             administrator: every replica purges that
+                             participant and their check-ins */
 } schema_type_id_t;
-#define SCHEMA_TYPE_MAX 8
+#define SCHEMA_TYPE_MAX 9
 
 typedef enum {
   MERGE_LWW = 1, /* greatest (hlc, device) wins; losers go to the conflict log */

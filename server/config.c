@@ -52,6 +52,21 @@ static const config_option_t config__options[] = {
                max_frames_per_s, "frames per second per connection (default 200)"),
     CONFIG_OPT("max-queued-bytes", "TURF_MAX_QUEUED_BYTES", CONFIG_U32, max_queued_bytes,
                "unsent bytes per connection before it is dropped (default 16777216)"),
+    CONFIG_OPT("max-ops-per-push", "TURF_MAX_OPS_PER_PUSH", CONFIG_U32, max_ops_per_push,
+               "ops one push may carry (default 1000, the protocol's limit)"),
+    CONFIG_OPT("max-pushes-per-second", "TURF_MAX_PUSHES_PER_SECOND", CONFIG_U32,
+               max_pushes_per_s, "pushes per second per connection (default 100)"),
+    CONFIG_OPT("max-device-connections", "TURF_MAX_DEVICE_CONNECTIONS", CONFIG_U32,
+               max_device_connections, "concurrent connections of one device (default 4)"),
+    CONFIG_OPT("tls-cert", "TURF_TLS_CERT", CONFIG_STR, tls_cert,
+               "PEM certificate (chain): serve wss:// and https:// instead of ws:// and http://"),
+    CONFIG_OPT("tls-key", "TURF_TLS_KEY", CONFIG_STR, tls_key,
+               "PEM private key of --tls-cert"),
+    CONFIG_OPT("admin-socket", "TURF_ADMIN_SOCKET", CONFIG_STR, admin_socket,
+               "unix socket turfctl reaches this turfd on (default DB.sock; 'none': off)"),
+    CONFIG_OPT("permessage-deflate", "TURF_PERMESSAGE_DEFLATE", CONFIG_BOOL, permessage_deflate,
+               "compress frames for clients that ask (default yes; =no saves ~40 KB per "
+               "connection)"),
 };
 #define CONFIG_NOPTIONS (sizeof config__options / sizeof config__options[0])
 
@@ -68,6 +83,10 @@ static void config__defaults(config_t *cfg) {
   cfg->max_pushes_in_flight = 16;
   cfg->max_frames_per_s = 200;
   cfg->max_queued_bytes = 16u << 20;
+  cfg->max_ops_per_push = PROTO_MAX_OPS_PER_FRAME;
+  cfg->max_pushes_per_s = 100;
+  cfg->max_device_connections = 4;
+  cfg->permessage_deflate = true;
 }
 
 static int config__set(config_t *cfg, const config_option_t *opt, const char *value,
@@ -163,6 +182,14 @@ int config_load(config_t *cfg, int argc, char **argv) {
   }
   if (cfg->max_frame_bytes > PROTO_MAX_FRAME_BYTES) {
     fprintf(stderr, "turfd: --max-frame-bytes cannot exceed %u\n", PROTO_MAX_FRAME_BYTES);
+    return -1;
+  }
+  if (cfg->max_ops_per_push > PROTO_MAX_OPS_PER_FRAME) {
+    fprintf(stderr, "turfd: --max-ops-per-push cannot exceed %u\n", PROTO_MAX_OPS_PER_FRAME);
+    return -1;
+  }
+  if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
+    fprintf(stderr, "turfd: --tls-cert and --tls-key go together\n");
     return -1;
   }
   return 0;

@@ -23,6 +23,16 @@ typedef struct {
   uint32_t max_frames_per_s;  /* per connection, sustained; bursts of 2x */
   uint32_t max_queued_bytes;  /* unsent bytes per connection before it is
                                  dropped as too slow (bytes) */
+  uint32_t max_ops_per_push;  /* ops in one push frame before TOO_LARGE */
+  uint32_t max_pushes_per_s;  /* per connection, sustained; bursts of 2x */
+  uint32_t max_device_connections; /* concurrent connections of one device */
+  char tls_cert[4096];        /* PEM certificate (chain): serve wss/https */
+  char tls_key[4096];         /* its PEM private key */
+  char admin_socket[108];     /* unix socket turfctl talks to: "" derives
+                                 <db>.sock, "none" turns it off */
+  bool permessage_deflate;    /* accept clients' permessage-deflate (default
+                                 on: several times fewer bytes for tablets,
+                                 some 40 KB more memory per connection) */
 } config_t;
 
 /* Fills cfg from defaults, then the environment, then argv. Returns 0 to run,

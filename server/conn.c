@@ -32,6 +32,7 @@ void conn_unref(conn_t *conn) {
     conn_msg_unref(conn->txq[(conn->txq_head + i) % conn->txq_cap]);
   free(conn->txq);
   free(conn->rx);
+  free(conn->scope);
   free(conn);
 }
 
@@ -59,7 +60,8 @@ void conn_msg_unref(conn_msg_t *msg) {
 }
 
 int conn_send(conn_t *conn, conn_msg_t *msg, size_t max_queued) {
-  if (!conn->wsi) return -1;
+  /* After an error that closes, nothing more: the close must follow it. */
+  if (!conn->wsi || conn->close_when_flushed) return -1;
   if (conn->tx_bytes + msg->len > max_queued) {
     log_warn("conn=%" PRIu64 " peer=%s dropped: %zu bytes unsent (too slow)", conn->id,
              conn->peer, conn->tx_bytes);
@@ -165,7 +167,8 @@ int conn_on_receive(conn_t *conn, const void *in, size_t len, bool first,
     conn->rx = rx;
     conn->rx_cap = cap;
   }
-  memcpy(conn->rx + conn->rx_len, in, len);
+  /* permessage-deflate can hand over an empty piece (in may be NULL). */
+  if (len) memcpy(conn->rx + conn->rx_len, in, len);
   conn->rx_len += len;
   if (!final) return 0;
   *msg = conn->rx;

@@ -62,6 +62,12 @@ struct conn_s {
   double tokens;            /* frame rate limiter */
   uint64_t tokens_at_ms;
   uint64_t limited_notice_ms; /* when RATE_LIMITED was last sent */
+  double push_tokens;       /* push rate limiter (pushes) */
+  uint64_t push_tokens_at_ms;
+  char *scope;              /* NULL: the device sees its whole organisation;
+                               else its location ids, each NUL-terminated,
+                               ending with an empty string (owned; see
+                               storage/scope.h) */
   conn_t *org_prev, *org_next;
 };
 

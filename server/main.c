@@ -2,8 +2,12 @@
  * onto one libuv loop, and shuts them down in the order that leaves nothing
  * behind: connections first, then storage (which commits what is in
  * flight), then our own handles, then the loop. */
+#include <fcntl.h>
 #include <limits.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +16,12 @@
 #include <uv.h>
 
 #include "../storage/store.h"
+#include "admin.h"
+#include "auth.h"
 #include "config.h"
+#include "dashboard.h"
 #include "log.h"
+#include "passwd.h"
 #include "sync.h"
 #include "ws.h"
 
@@ -24,6 +32,9 @@ typedef struct {
   store_t *store;
   sync_t *sync;
   ws_t *ws;
+  admin_t *admin;
+  auth_t *auth;
+  dashboard_t *dashboard;
   int stopping;
 } turfd_t;
 
@@ -43,6 +54,10 @@ static void turfd__on_signal(uv_signal_t *handle, int signum) {
   }
   log_info("signal %d: shutting down", signum);
   sync_begin_shutdown(t->sync);
+  admin_stop(t->admin);
+  t->admin = NULL;
+  auth_close(t->auth);
+  t->auth = NULL;
   /* Closes every connection now (their offline status reaches the store
    * queue first), then lws releases its handles as the loop runs on. */
   ws_stop(t->ws);
@@ -73,29 +88,87 @@ static void turfd__tablet_path(const char *argv0, char *out, size_t size) {
   (void)argv0;
 }
 
-static int turfd__write_ready(const config_t *cfg, const char *url, const char *code) {
+/* The demo's coordinator login: a fresh random password on every start
+ * (16 characters without look-alikes, about 80 bits), stored only as its
+ * slow hash. Returns 0 or -1 (logged). */
+#define TURFD__DEMO_LOGIN "demo"
+#define TURFD__DEMO_PASSWORD_LEN 16
+static int turfd__demo_coordinator(const config_t *cfg, char password[TURFD__DEMO_PASSWORD_LEN + 1]) {
+  static const char alphabet[] = "abcdefghjkmnpqrstuvwxyz23456789"; /* 31: no l/1, o/0, i */
+  unsigned char rnd[TURFD__DEMO_PASSWORD_LEN * 2];
+  char hash[PASSWD_HASH_SIZE];
+  int n = 0, rc;
+
+  if (RAND_bytes(rnd, sizeof rnd) != 1) return -1;
+  /* Rejection sampling keeps every character equally likely. */
+  for (size_t i = 0; i < sizeof rnd && n < TURFD__DEMO_PASSWORD_LEN; i++)
+    if (rnd[i] < 248) password[n++] = alphabet[rnd[i] % 31];
+  OPENSSL_cleanse(rnd, sizeof rnd);
+  if (n < TURFD__DEMO_PASSWORD_LEN) return -1; /* 32 draws, 16 needed: rare, retried below */
+  password[n] = '\0';
+  if (passwd_hash(password, hash, sizeof hash) != 0) return -1;
+  rc = store_seed_demo_coordinator(cfg->db, TURFD__DEMO_LOGIN, hash, turfd__now_ms());
+  return rc == 0 ? 0 : -1;
+}
+
+static int turfd__write_ready(const config_t *cfg, const char *url, const char *code,
+                              const char *dashboard, const char *password) {
   char tmp[sizeof cfg->ready_file + 8];
   snprintf(tmp, sizeof tmp, "%s.tmp", cfg->ready_file);
-  FILE *f = fopen(tmp, "w");
-  if (!f) return -1;
+  /* 0600: it may hold the demo coordinator's password. */
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  FILE *f = fdopen(fd, "w");
+  if (!f) {
+    close(fd);
+    return -1;
+  }
   fprintf(f, "url %s\n", url);
   if (code[0]) fprintf(f, "code %s\n", code);
+  fprintf(f, "dashboard %s\n", dashboard);
+  if (password[0]) fprintf(f, "login %s\npassword %s\n", TURFD__DEMO_LOGIN, password);
   if (fclose(f) != 0) return -1;
   return rename(tmp, cfg->ready_file);
+}
+
+/* The socket turfctl reaches us on (admin.h). Without it turfd still
+ * serves; revocations then take effect at the device's next hello. */
+static void turfd__start_admin(turfd_t *t) {
+  char path[sizeof t->cfg.admin_socket];
+  if (strcmp(t->cfg.admin_socket, "none") == 0) return;
+  if (t->cfg.admin_socket[0])
+    snprintf(path, sizeof path, "%s", t->cfg.admin_socket);
+  else if (admin_default_path(t->cfg.db, path, sizeof path) != 0) {
+    log_warn("no admin socket: the path derived from --db is too long; give --admin-socket");
+    return;
+  }
+  t->admin = admin_start(&t->loop, t->sync, path);
+  if (!t->admin)
+    log_warn("turfctl cannot reach this turfd: revoking a device takes effect at its next "
+             "connection, not at once");
 }
 
 int main(int argc, char **argv) {
   static turfd_t t;
   char code[PROTO_MAX_ID_BYTES + 1] = "";
-  char url[128], tablet[PATH_MAX];
+  char password[TURFD__DEMO_PASSWORD_LEN + 1] = "";
+  char url[128], dashboard[128], tablet[PATH_MAX];
   int rc = config_load(&t.cfg, argc, argv);
   if (rc != 0) return rc > 0 ? 0 : 2;
   log_set_level(t.cfg.log_level);
   signal(SIGPIPE, SIG_IGN);
+  /* Over a file size limit a write must fail (EFBIG: the push gets STORAGE
+   * and nothing is acked), not kill the server that everyone syncs with. */
+  signal(SIGXFSZ, SIG_IGN);
   setvbuf(stdout, NULL, _IOLBF, 0);
 
   if (t.cfg.demo && store_seed_demo(t.cfg.db, turfd__now_ms(), t.cfg.demo_uses, code) != 0) {
     log_error("could not set up the demo organisation in %s", t.cfg.db);
+    return 1;
+  }
+  if (t.cfg.demo && turfd__demo_coordinator(&t.cfg, password) != 0 &&
+      turfd__demo_coordinator(&t.cfg, password) != 0) {
+    log_error("could not set up the demo coordinator in %s", t.cfg.db);
     return 1;
   }
   if (uv_loop_init(&t.loop) != 0) return 1;
@@ -107,6 +180,22 @@ int main(int argc, char **argv) {
   }
   t.sync = sync_new(&t.loop, t.store, &t.cfg);
   t.ws = t.sync ? ws_start(&t.loop, t.sync, &t.cfg) : NULL;
+  if (t.ws && !ws_listening(t.ws)) {
+    /* Storage first: lws without a vhost holds nothing that keeps the loop
+     * running, and destroying it before that loop run crashes lws 4.1.
+     * Then lws's usual two-step teardown. */
+    uv_signal_init(&t.loop, &t.sigint);
+    uv_signal_init(&t.loop, &t.sigterm);
+    store_close(t.store, turfd__close_handles, &t);
+    uv_run(&t.loop, UV_RUN_DEFAULT);
+    ws_stop(t.ws);
+    uv_run(&t.loop, UV_RUN_DEFAULT);
+    ws_free(t.ws);
+    uv_run(&t.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&t.loop);
+    sync_free(t.sync);
+    return 1;
+  }
   if (!t.ws) {
     /* Nothing is connected yet: close storage the same way as on a signal. */
     uv_signal_init(&t.loop, &t.sigint);
@@ -118,16 +207,42 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  /* Without it turfd still syncs; the page's websocket is then refused. */
+  t.dashboard = dashboard_new(&t.loop, t.store, t.sync);
+  if (!t.dashboard) log_warn("no dashboard: out of memory");
+  sync_set_dashboard(t.sync, t.dashboard);
+  ws_set_dashboard(t.ws, t.dashboard);
+  /* Coordinator logins (auth.h); without them the dashboard has no users. */
+  t.auth = auth_new(&t.loop, t.cfg.db, t.cfg.tls_cert[0] != '\0');
+  if (!t.auth || ws_set_auth(t.ws, t.auth) != 0) log_warn("no coordinator logins");
+
   t.sigint.data = t.sigterm.data = &t;
   uv_signal_init(&t.loop, &t.sigint);
   uv_signal_init(&t.loop, &t.sigterm);
   uv_signal_start(&t.sigint, turfd__on_signal, SIGINT);
   uv_signal_start(&t.sigterm, turfd__on_signal, SIGTERM);
 
-  snprintf(url, sizeof url, "ws://%s:%d", t.cfg.listen, ws_port(t.ws));
+  turfd__start_admin(&t);
+  admin_set_auth(t.admin, t.auth);
+  snprintf(url, sizeof url, "%s://%s:%d", t.cfg.tls_cert[0] ? "wss" : "ws", t.cfg.listen,
+           ws_port(t.ws));
+  /* Where a browser on this machine finds the dashboard (it answers on
+   * every address turfd listens on, to logged-in coordinators). */
+  {
+    bool any = strcmp(t.cfg.listen, "0.0.0.0") == 0 || strcmp(t.cfg.listen, "::") == 0;
+    bool v6 = !any && strchr(t.cfg.listen, ':') != NULL;
+    snprintf(dashboard, sizeof dashboard, "%s://%s%s%s:%d/",
+             t.cfg.tls_cert[0] ? "https" : "http", v6 ? "[" : "",
+             any ? "127.0.0.1" : t.cfg.listen, v6 ? "]" : "", ws_port(t.ws));
+  }
   turfd__tablet_path(argv[0], tablet, sizeof tablet);
-  printf("turfd %s listening on %s (health: http://%s:%d/healthz), database %s\n",
-         "0.1.0", url, t.cfg.listen, ws_port(t.ws), t.cfg.db);
+  printf("turfd %s listening on %s (health: %s://%s:%d/healthz), database %s\n",
+         "0.1.0", url, t.cfg.tls_cert[0] ? "https" : "http", t.cfg.listen, ws_port(t.ws),
+         t.cfg.db);
+  printf("Coordinator dashboard: %s\n", dashboard);
+  if (password[0])
+    printf("Dashboard login: %s  password: %s (new at every demo start)\n", TURFD__DEMO_LOGIN,
+           password);
   if (code[0]) {
     printf("Demo organisation ready. Tablet enrolment code: %s (valid 24 hours, %u tablets)\n",
            code, t.cfg.demo_uses);
@@ -135,7 +250,7 @@ int main(int argc, char **argv) {
            tablet, url, code);
     printf("Then:            %s --db tablet1.db attendance\n", tablet);
   }
-  if (t.cfg.ready_file[0] && turfd__write_ready(&t.cfg, url, code) != 0)
+  if (t.cfg.ready_file[0] && turfd__write_ready(&t.cfg, url, code, dashboard, password) != 0)
     log_warn("could not write %s", t.cfg.ready_file);
   log_info("listening on %s", url);
 
@@ -144,6 +259,7 @@ int main(int argc, char **argv) {
   ws_free(t.ws);
   uv_run(&t.loop, UV_RUN_DEFAULT);
   sync_free(t.sync);
+  dashboard_free(t.dashboard);
   log_info("stopped");
   rc = uv_loop_close(&t.loop);
   if (rc != 0) {

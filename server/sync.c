@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include "../protocol/hlc.h"
+#include "dashboard.h"
+#include "../storage/scope.h"
 #include "log.h"
 
 struct org_s {
@@ -32,6 +34,7 @@ struct sync_s {
   org_t *orgs;
   uint32_t nconns;
   bool shutting_down;
+  dashboard_t *dashboard; /* told of commits and devices; may be NULL */
 };
 
 /* One storage request on behalf of a connection. Holds a reference on conn
@@ -57,7 +60,10 @@ sync_t *sync_new(uv_loop_t *loop, store_t *store, const config_t *cfg) {
   sync->loop = loop;
   sync->store = store;
   sync->cfg = cfg;
-  hlc_init(&sync->clock, 0);
+  /* Not 0: after a restart the HLCs this process gives must still order
+   * after every op stored before it (tests/integration/
+   * test_server_restart_keeps_hlc_order.py). */
+  hlc_init(&sync->clock, store_max_hlc(store));
   return sync;
 }
 
@@ -73,6 +79,15 @@ void sync_free(sync_t *sync) {
 }
 
 uint32_t sync_connection_count(const sync_t *sync) { return sync->nconns; }
+
+void sync_set_dashboard(sync_t *sync, dashboard_t *dashboard) { sync->dashboard = dashboard; }
+
+void sync_foreach_online(sync_t *sync, int64_t org_id, void (*cb)(void *arg, const char *device),
+                         void *arg) {
+  for (org_t *org = sync->orgs; org; org = org->next)
+    if (org->id == org_id)
+      for (conn_t *c = org->conns; c; c = c->org_next) cb(arg, c->device);
+}
 
 void sync_begin_shutdown(sync_t *sync) { sync->shutting_down = true; }
 
@@ -146,16 +161,18 @@ static size_t sync__budget(const sync_t *sync) { return sync->cfg->max_queued_by
 
 /* Encodes ops[0..n) as one changes/live frame, taking fewer ops when the
  * frame would exceed the message limit (ops bring their device ids, so a
- * full push can come back larger than it went in). Returns the message and
- * sets *taken to the number of ops in it (>= 1 when nops >= 1). */
+ * full push can come back larger than it went in). The frame's cursor is
+ * end when every op fits (a scoped page may end past its last op), else
+ * the last op taken. Returns the message and sets *taken to the number of
+ * ops in it (>= 1 when nops >= 1). */
 static conn_msg_t *sync__encode_page(proto_frame_type_t type, proto_op_t *ops, uint32_t nops,
-                                     uint64_t from, bool more, uint32_t *taken) {
+                                     uint64_t from, uint64_t end, bool more, uint32_t *taken) {
   uint32_t n = nops;
   for (;;) {
     proto_frame_t frame = {.type = type};
     bool cut = n < nops;
     frame.u.changes = (proto_changes_t){.from = from,
-                                        .cursor = n ? ops[n - 1].server_seq : from,
+                                        .cursor = cut ? ops[n - 1].server_seq : end,
                                         .more = more || cut, .nops = n, .ops = ops};
     conn_msg_t *msg = conn_msg_encode(&frame);
     if (msg || n <= 1) {
@@ -173,8 +190,8 @@ static conn_msg_t *sync__encode_page(proto_frame_type_t type, proto_op_t *ops, u
 static void sync__send_live_run(sync_t *sync, conn_t *conn, proto_op_t *ops, uint32_t nops) {
   while (nops && conn->live) {
     uint32_t taken;
-    conn_msg_t *msg = sync__encode_page(PROTO_LIVE, ops, nops, ops[0].server_seq - 1, false,
-                                        &taken);
+    conn_msg_t *msg = sync__encode_page(PROTO_LIVE, ops, nops, ops[0].server_seq - 1,
+                                        ops[nops - 1].server_seq, false, &taken);
     if (!msg) return;
     if (ops[0].server_seq - 1 != conn->sent_seq) conn->live = false;
     if (conn_send(conn, msg, sync__budget(sync)) == 0 && conn->live)
@@ -185,17 +202,57 @@ static void sync__send_live_run(sync_t *sync, conn_t *conn, proto_op_t *ops, uin
   }
 }
 
-static void sync__fan_out(sync_t *sync, org_t *org, proto_op_t *ops, uint32_t nops) {
+/* A device limited to some locations gets the same frames as the others,
+ * with only the ops it may see in them (locs: where each op belongs, see
+ * store_push_t.committed_loc) — possibly none: the frame still moves its
+ * cursor past what it may not see, so that sent_seq stays the client's
+ * cursor and a gap below ops[0] still means "it missed something". Then,
+ * as for everyone, the frame continues from a made-up cursor, which the
+ * client answers by pulling. */
+static void sync__fan_out_scoped(sync_t *sync, conn_t *conn, proto_op_t *ops,
+                                 const proto_str_t *locs, uint32_t nops) {
+  proto_op_t *mine = malloc(nops * sizeof *mine);
+  uint32_t n = 0, at = 0, skip = 0;
+  if (!mine) {
+    conn->live = false; /* it catches up at its next pull */
+    return;
+  }
+  while (skip < nops && ops[skip].server_seq <= conn->sent_seq) skip++;
+  uint64_t from = ops[skip].server_seq - 1, end = ops[nops - 1].server_seq;
+  if (from != conn->sent_seq) conn->live = false; /* missed ops: make it pull */
+  for (uint32_t i = skip; i < nops; i++)
+    if (locs && scope_list_allows(conn->scope, locs[i])) mine[n++] = ops[i];
+  do {
+    uint32_t taken;
+    conn_msg_t *msg = sync__encode_page(PROTO_LIVE, mine + at, n - at, from, end, false, &taken);
+    if (!msg) break;
+    int rc = conn_send(conn, msg, sync__budget(sync));
+    conn_msg_unref(msg);
+    if (rc != 0) break;
+    from = at + taken < n ? mine[at + taken - 1].server_seq : end;
+    if (conn->live) conn->sent_seq = from;
+    at += taken;
+  } while (at < n);
+  free(mine);
+}
+
+static void sync__fan_out(sync_t *sync, org_t *org, proto_op_t *ops, const proto_str_t *locs,
+                          uint32_t nops) {
   conn_msg_t *shared = NULL;
   uint32_t taken = 0;
   if (!nops) return;
   uint64_t first = ops[0].server_seq, last = ops[nops - 1].server_seq;
   for (conn_t *conn = org->conns; conn; conn = conn->org_next) {
     if (!conn->live || conn->sent_seq >= last) continue;
+    if (conn->scope) {
+      sync__fan_out_scoped(sync, conn, ops, locs, nops);
+      continue;
+    }
     if (conn->sent_seq + 1 == first) {
       /* The usual case: every live connection is exactly here, so the frame
        * is encoded once and shared. */
-      if (!shared) shared = sync__encode_page(PROTO_LIVE, ops, nops, first - 1, false, &taken);
+      if (!shared)
+        shared = sync__encode_page(PROTO_LIVE, ops, nops, first - 1, last, false, &taken);
       if (shared && taken == nops) {
         if (conn_send(conn, shared, sync__budget(sync)) == 0) conn->sent_seq = last;
         continue;
@@ -212,6 +269,37 @@ static void sync__fan_out(sync_t *sync, org_t *org, proto_op_t *ops, uint32_t no
 }
 
 /* ---- hello ---------------------------------------------------------------- */
+
+/* Access limits at hello, kept apart from the hot paths. */
+
+/* A device may hold max_device_connections at once (a tablet reconnecting
+ * before its old socket timed out needs a second); more is a stolen token
+ * or a runaway client. Tells the connection and returns true when it is one
+ * too many. */
+static bool sync__device_busy(sync_t *sync, org_t *org, conn_t *conn, proto_str_t device) {
+  uint32_t n = 0;
+  char msg[128];
+  for (conn_t *c = org->conns; c; c = c->org_next)
+    if (proto_str_eq(proto_str(c->device), device)) n++;
+  if (n < sync->cfg->max_device_connections) return false;
+  snprintf(msg, sizeof msg, "this device already has %u connections; close one first", n);
+  conn_send_error(conn, PROTO_ERATE_LIMITED, msg, true);
+  return true;
+}
+
+/* Copies the hello's scope (store_hello_t.scope) into conn. Returns 0 or
+ * -1 on ENOMEM. */
+static int sync__take_scope(conn_t *conn, const char *scope) {
+  size_t len = 0;
+  free(conn->scope);
+  conn->scope = NULL;
+  if (!scope) return 0;
+  while (scope[len]) len += strlen(scope + len) + 1;
+  conn->scope = malloc(len + 1);
+  if (!conn->scope) return -1;
+  memcpy(conn->scope, scope, len + 1);
+  return 0;
+}
 
 static void sync__hello_done(store_req_t *req) {
   sync_job_t *job = req->data;
@@ -231,6 +319,14 @@ static void sync__hello_done(store_req_t *req) {
     goto done;
   }
   if (h->head > org->head) org->head = h->head;
+  if (sync__device_busy(sync, org, conn, h->hello->device)) {
+    conn->state = CONN_NEW;
+    goto done;
+  }
+  if (sync__take_scope(conn, h->scope) != 0) {
+    conn_send_error(conn, PROTO_ENOMEM, NULL, true);
+    goto done;
+  }
   conn->state = CONN_READY;
   conn->org_id = h->org_id;
   memcpy(conn->device, h->hello->device.ptr, h->hello->device.len);
@@ -250,6 +346,7 @@ static void sync__hello_done(store_req_t *req) {
            conn->id, conn->device, conn->org_id, (int)h->hello->app.len, h->hello->app.ptr,
            h->token[0] != '\0', h->last_seq, h->hello->cursor, org->head, h->hello->outbox,
            h->offset_ms);
+  if (sync->dashboard) dashboard_on_device(sync->dashboard, conn->org_id);
 done:
   sync__job_free(job);
 }
@@ -301,7 +398,11 @@ static void sync__push_done(store_req_t *req) {
   if (req->status != 0) {
     log_error("push failed conn=%" PRIu64 " device=%s ops=%u: %s", conn->id, conn->device,
               p->nops, proto_strerror(req->status));
-    if (conn->wsi) conn_send_error(conn, req->status, NULL, false);
+    /* BAD_CREDENTIALS: revoked while connected (and turfd was not told):
+     * cut it off here too. */
+    if (req->status == PROTO_EBAD_CREDENTIALS) sync__org_leave(conn);
+    if (conn->wsi)
+      conn_send_error(conn, req->status, NULL, req->status == PROTO_EBAD_CREDENTIALS);
     goto done;
   }
   if (conn->wsi) {
@@ -312,8 +413,9 @@ static void sync__push_done(store_req_t *req) {
   org_t *org = conn->org ? conn->org : sync__org(sync, p->org_id);
   if (org) {
     if (p->head > org->head) org->head = p->head;
-    sync__fan_out(sync, org, p->committed, p->ncommitted);
+    sync__fan_out(sync, org, p->committed, p->committed_loc, p->ncommitted);
   }
+  if (sync->dashboard) dashboard_on_commit(sync->dashboard, p->org_id, p->ncommitted);
   log_info("push conn=%" PRIu64 " device=%s ops=%u committed=%u rejected=%u outbox=%" PRIu64
            " head=%" PRIu64 " ms=%" PRIu64,
            conn->id, conn->device, p->nops, p->ncommitted, p->ack.nrejects, p->outbox, p->head,
@@ -326,11 +428,41 @@ done:
   sync__job_free(job);
 }
 
+/* Per-connection push limits beyond the protocol's (ops per push, pushes
+ * per second, a token bucket with bursts of twice the rate), kept apart
+ * from the push path. Tells the client and returns false when over. */
+static bool sync__push_allowed(sync_t *sync, conn_t *conn, const proto_push_t *push) {
+  char msg[128];
+  if (push->nops > sync->cfg->max_ops_per_push) {
+    snprintf(msg, sizeof msg, "a push may carry at most %u ops; this one has %u",
+             sync->cfg->max_ops_per_push, push->nops);
+    conn_send_error(conn, PROTO_ETOO_LARGE, msg, false);
+    return false;
+  }
+  uint64_t now = uv_now(sync->loop);
+  double rate = sync->cfg->max_pushes_per_s;
+  conn->push_tokens += (double)(now - conn->push_tokens_at_ms) * rate / 1000.0;
+  if (conn->push_tokens > 2.0 * rate) conn->push_tokens = 2.0 * rate;
+  conn->push_tokens_at_ms = now;
+  if (conn->push_tokens < 1.0) {
+    snprintf(msg, sizeof msg, "more than %u pushes a second; wait for acks and slow down",
+             sync->cfg->max_pushes_per_s);
+    conn_send_error(conn, PROTO_ERATE_LIMITED, msg, false);
+    return false;
+  }
+  conn->push_tokens -= 1.0;
+  return true;
+}
+
 static void sync__on_push(sync_t *sync, conn_t *conn, proto_frame_t *frame) {
   proto_push_t *push = &frame->u.push;
   if (conn->pushes_in_flight >= sync->cfg->max_pushes_in_flight) {
     conn_send_error(conn, PROTO_ERATE_LIMITED,
                     "too many unacked pushes; wait for acks before pushing more", false);
+    proto_frame_free(frame);
+    return;
+  }
+  if (!sync__push_allowed(sync, conn, push)) {
     proto_frame_free(frame);
     return;
   }
@@ -362,7 +494,7 @@ static void sync__pull_done(store_req_t *req) {
   conn_t *conn = job->conn;
   store_pull_t *p = &req->u.pull;
 
-  if (!conn->wsi) goto done;
+  if (!conn->wsi || !conn->org) goto done; /* closed, or cut off (revoked) */
   if (req->status != 0) {
     conn_send_error(conn, req->status, NULL, false);
     goto done;
@@ -371,12 +503,13 @@ static void sync__pull_done(store_req_t *req) {
   if (p->head > org->head) org->head = p->head;
   bool more = p->next_cursor < org->head;
   uint32_t taken;
-  conn_msg_t *msg = sync__encode_page(PROTO_CHANGES, p->ops, p->nops, p->cursor, more, &taken);
+  conn_msg_t *msg = sync__encode_page(PROTO_CHANGES, p->ops, p->nops, p->cursor, p->next_cursor,
+                                      more, &taken);
   if (!msg) {
     conn_send_error(conn, PROTO_EINTERNAL, "could not encode a page of changes", false);
     goto done;
   }
-  uint64_t cursor = taken ? p->ops[taken - 1].server_seq : p->next_cursor;
+  uint64_t cursor = taken < p->nops ? p->ops[taken - 1].server_seq : p->next_cursor;
   more = more || taken < p->nops;
   if (conn_send(conn, msg, sync__budget(sync)) == 0 && !more) {
     conn->live = true;
@@ -400,6 +533,8 @@ static void sync__on_pull(sync_t *sync, conn_t *conn, proto_frame_t *frame) {
   job->req.u.pull.org_id = conn->org_id;
   job->req.u.pull.cursor = frame->u.pull.cursor;
   job->req.u.pull.limit = frame->u.pull.limit ? frame->u.pull.limit : 500;
+  job->req.u.pull.scoped = conn->scope != NULL;
+  job->req.u.pull.device = proto_str(conn->device);
   /* Not live until this page shows it caught up. */
   conn->live = false;
   sync__submit(job, sync__pull_done);
@@ -412,6 +547,8 @@ void sync_on_open(sync_t *sync, conn_t *conn) {
   conn->tokens = 2.0 * sync->cfg->max_frames_per_s;
   conn->tokens_at_ms = uv_now(sync->loop);
   conn->limited_notice_ms = conn->tokens_at_ms - 1000;
+  conn->push_tokens = 2.0 * sync->cfg->max_pushes_per_s;
+  conn->push_tokens_at_ms = conn->tokens_at_ms;
   log_info("connect conn=%" PRIu64 " peer=%s connections=%u", conn->id, conn->peer,
            sync->nconns);
 }
@@ -499,6 +636,8 @@ static void sync__status_done(store_req_t *req) {
   if (req->status != 0)
     log_warn("could not record device %.*s offline: %s", (int)req->u.status.device.len,
              req->u.status.device.ptr, proto_strerror(req->status));
+  else if (job->sync->dashboard)
+    dashboard_on_device(job->sync->dashboard, req->u.status.org_id);
   free((void *)req->u.status.device.ptr);
   sync__job_free(job);
 }
@@ -523,4 +662,86 @@ void sync_on_close(sync_t *sync, conn_t *conn) {
       if (job) sync__job_free(job);
     }
   }
+}
+
+/* ---- administration ----------------------------------------------------- */
+
+static org_t *sync__org_find(sync_t *sync, int64_t id) {
+  for (org_t *org = sync->orgs; org; org = org->next)
+    if (org->id == id) return org;
+  return NULL;
+}
+
+static void sync__changed_read(sync_t *sync, int64_t org_id, uint64_t from);
+
+/* Ops turfctl committed have been read: send them live, then read on if
+ * there were more than a page. */
+static void sync__changed_done(store_req_t *req) {
+  sync_job_t *job = req->data;
+  sync_t *sync = job->sync;
+  store_pull_t *p = &req->u.pull;
+  org_t *org = sync__org_find(sync, p->org_id);
+
+  if (req->status != 0) {
+    if (req->status != PROTO_ESHUTTING_DOWN)
+      log_warn("could not read the ops turfctl committed to org=%" PRId64 ": %s", p->org_id,
+               proto_strerror(req->status));
+    goto done;
+  }
+  if (org && !sync->shutting_down) {
+    if (p->head > org->head) org->head = p->head;
+    /* Ops turfctl stored bound later pushes like any others. */
+    for (uint32_t i = 0; i < p->nops; i++) hlc_observe(&sync->clock, p->ops[i].hlc);
+    sync__fan_out(sync, org, p->ops, p->locs, p->nops);
+    if (sync->dashboard) dashboard_on_commit(sync->dashboard, p->org_id, p->nops);
+    log_info("admin change org=%" PRId64 " ops=%u head=%" PRIu64, p->org_id, p->nops, p->head);
+    if (p->nops && p->next_cursor < p->head) sync__changed_read(sync, p->org_id, p->next_cursor);
+  }
+done:
+  sync__job_free(job);
+}
+
+static void sync__changed_read(sync_t *sync, int64_t org_id, uint64_t from) {
+  sync_job_t *job = sync__job(sync, NULL, NULL, STORE_PULL);
+  if (!job) return; /* connections catch up at their next pull */
+  job->req.u.pull.org_id = org_id;
+  job->req.u.pull.cursor = from;
+  job->req.u.pull.limit = PROTO_MAX_PULL_LIMIT;
+  job->req.u.pull.want_locs = true;
+  sync__submit(job, sync__changed_done);
+}
+
+void sync_org_changed(sync_t *sync, int64_t org_id) {
+  org_t *org = sync__org_find(sync, org_id);
+  bool any = false;
+  uint64_t from = UINT64_MAX;
+
+  if (!org || sync->shutting_down) return; /* nobody connected: they pull */
+  /* From the connection furthest behind; fan-out skips what each has. */
+  for (conn_t *c = org->conns; c; c = c->org_next) {
+    if (!c->live) continue;
+    any = true;
+    if (c->sent_seq < from) from = c->sent_seq;
+  }
+  if (any) sync__changed_read(sync, org_id, from);
+}
+
+uint32_t sync_device_revoked(sync_t *sync, const char *device) {
+  uint32_t n = 0;
+  for (org_t *org = sync->orgs; org; org = org->next) {
+    conn_t *c = org->conns;
+    while (c) {
+      conn_t *next = c->org_next;
+      if (strcmp(c->device, device) == 0) {
+        /* Out of the fan-out first, then the error: nothing queued after
+         * it is sent (conn_send refuses once a closing error is queued). */
+        sync__org_leave(c);
+        c->live = false;
+        conn_send_error(c, PROTO_EBAD_CREDENTIALS, "this device was revoked", true);
+        n++;
+      }
+      c = next;
+    }
+  }
+  return n;
 }

@@ -26,6 +26,23 @@ void sync_on_message(sync_t *sync, conn_t *conn, const uint8_t *msg, size_t len)
 void sync_on_bad_message(sync_t *sync, conn_t *conn, int code);
 void sync_on_close(sync_t *sync, conn_t *conn);
 
+/* Administration (server/admin.c relays turfctl's notices). */
+/* Ops were committed to org_id outside this process (turfctl): reads them
+ * and sends them live to the organisation's connections. */
+void sync_org_changed(sync_t *sync, int64_t org_id);
+/* device was revoked: its connections get BAD_CREDENTIALS and close at
+ * once, before anything else is sent to them. Returns how many. */
+uint32_t sync_device_revoked(sync_t *sync, const char *device);
+
+/* The coordinator dashboard (dashboard.h) to tell about commits and
+ * devices coming and going; NULL (the default) tells no one. */
+typedef struct dashboard_s dashboard_t;
+void sync_set_dashboard(sync_t *sync, dashboard_t *dashboard);
+/* Calls cb with the device id of each connection of org that said hello
+ * (a device may appear once per connection). */
+void sync_foreach_online(sync_t *sync, int64_t org_id, void (*cb)(void *arg, const char *device),
+                         void *arg);
+
 /* From now on new frames get SHUTTING_DOWN; nothing new reaches storage. */
 void sync_begin_shutdown(sync_t *sync);
 uint32_t sync_connection_count(const sync_t *sync);

@@ -1,5 +1,6 @@
 /* ws.c — libwebsockets glue: protocol callbacks that turn lws events into
- * sync-engine events, and the http route /healthz. */
+ * sync-engine events, the http route /healthz, and the hand-over of the
+ * dashboard's routes (http.c) and websocket (dashboard.c). */
 #include "ws.h"
 
 #include <inttypes.h>
@@ -8,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "conn.h"
+#include "dashboard.h"
+#include "http.h"
 #include "log.h"
 
 struct ws_s {
@@ -17,6 +21,7 @@ struct ws_s {
   const config_t *cfg;
   int port;
   uint64_t next_conn_id;
+  dashboard_t *dashboard; /* NULL: the dashboard's websocket is refused */
 };
 
 /* Per-session data lws allocates for each turf.v1 connection. */
@@ -28,6 +33,7 @@ typedef struct {
 typedef struct {
   char body[256];
   size_t len;
+  http_reply_t reply; /* a dashboard file being sent (http.c) */
 } ws_http_t;
 
 static ws_t *ws__from(struct lws *wsi) {
@@ -95,10 +101,8 @@ static int ws__http_callback(struct lws *wsi, enum lws_callback_reasons reason, 
   switch (reason) {
   case LWS_CALLBACK_HTTP:
     ws = ws__from(wsi);
-    if (strcmp((const char *)in, "/healthz") != 0) {
-      lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "not found");
-      return lws_http_transaction_completed(wsi) ? -1 : 0;
-    }
+    if (strcmp((const char *)in, "/healthz") != 0)
+      return http_on_request(wsi, (const char *)in, &http->reply);
     http->len = (size_t)snprintf(http->body, sizeof http->body,
                                  "{\"status\":\"ok\",\"connections\":%u}\n",
                                  sync_connection_count(ws->sync));
@@ -110,6 +114,7 @@ static int ws__http_callback(struct lws *wsi, enum lws_callback_reasons reason, 
     return 0;
 
   case LWS_CALLBACK_HTTP_WRITEABLE:
+    if (http->reply.body) return http_on_writable(wsi, &http->reply);
     if (!http->len) return 0;
     memcpy(start, http->body, http->len);
     if (lws_write(wsi, start, http->len, LWS_WRITE_HTTP_FINAL) != (int)http->len) return 1;
@@ -121,9 +126,76 @@ static int ws__http_callback(struct lws *wsi, enum lws_callback_reasons reason, 
   }
 }
 
+static int ws__dashboard_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                                  void *in, size_t len) {
+  ws_t *ws = ws__from(wsi);
+  if (!ws->dashboard) return reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION ? 1 : 0;
+  return dashboard_callback(ws->dashboard, wsi, (int)reason, user, in, len);
+}
+
+/* permessage-deflate (RFC 7692), for clients that offer it: ids and keys
+ * repeat from frame to frame, so on a metered connection it cuts what a
+ * tablet sends and receives several times over (README, benchmarks).
+ * lws's own extension does the work; this wrapper only changes three of its
+ * defaults on every new connection, before anything is compressed:
+ * - tx_buf_size and rx_buf_size 2^21: a frame (at most 1 MiB,
+ *   PROTO_MAX_FRAME_BYTES) is compressed, and inflated, in one piece. With
+ *   the 1 KB defaults lws 4.1 works through a larger frame over several
+ *   callbacks, and on a server on a foreign libuv loop that goes wrong both
+ *   ways: on sending, it hands the writable callbacks in between to the
+ *   protocol, whose next frame is then glued onto the unfinished one; on
+ *   receiving, the rest of the frame waits until the socket has something
+ *   else to say. Inflating into 2 MiB also lets a frame over the 1 MiB
+ *   limit be seen whole and refused with TOO_LARGE. rx_buf_size is capped
+ *   by the protocol's rx_buffer_size, hence WS__RX_BUFFER. Both buffers
+ *   are allocated on the first compressed frame; only the pages a frame
+ *   fills are touched.
+ * - mem_level 2: zlib's default (8) costs a 64 KB hash table per
+ *   connection as soon as it sends one frame; 2 costs 1 KB and compresses
+ *   frames this small nearly as well.
+ * What remains is some 40 KB per connection (zlib's two stream states and
+ * the part of the window a connection has filled), which --permessage-
+ * deflate=no saves. The window stays at 15 bits: lws 4.1 inflates what the
+ * client sends with the server's window size, so a smaller one would break
+ * clients that compress with the full window; and a smaller window for
+ * sending alone was measured to save little memory for a lot of bytes. */
+#define WS__RX_BUFFER (2u << 20) /* turf.v1 rx_buffer_size (bytes); see above */
+
+/* Sets one option of a connection's deflate state (priv). */
+static void ws__pmd_set(struct lws_context *context, const struct lws_extension *ext,
+                        struct lws *wsi, void *priv, const char *name, const char *value) {
+  struct lws_ext_option_arg oa = {name, 0, value, (int)strlen(value)};
+  lws_extension_callback_pm_deflate(context, ext, wsi, LWS_EXT_CB_NAMED_OPTION_SET, priv, &oa, 0);
+}
+
+static int ws__pmd(struct lws_context *context, const struct lws_extension *ext, struct lws *wsi,
+                   enum lws_extension_callback_reasons reason, void *user, void *in, size_t len) {
+  static const struct {
+    const char *name, *value;
+  } opts[] = {{"tx_buf_size", "21"}, {"rx_buf_size", "21"}, {"mem_level", "2"}};
+  int rc = lws_extension_callback_pm_deflate(context, ext, wsi, reason, user, in, len);
+  if (rc != 0 || (reason != LWS_EXT_CB_CONSTRUCT && reason != LWS_EXT_CB_OPTION_DEFAULT))
+    return rc;
+  /* CONSTRUCT passes where the per-connection state was stored. */
+  void *priv = reason == LWS_EXT_CB_CONSTRUCT ? *(void **)user : user;
+  for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+    ws__pmd_set(context, ext, wsi, priv, opts[i].name, opts[i].value);
+  return 0;
+}
+
+static const struct lws_extension ws__extensions[] = {
+    {"permessage-deflate", ws__pmd, "permessage-deflate"},
+    {NULL, NULL, NULL},
+};
+
 static const struct lws_protocols ws__protocols[] = {
     {"http", ws__http_callback, sizeof(ws_http_t), 0, 0, NULL, 0},
-    {PROTO_SUBPROTOCOL, ws__turf_callback, sizeof(ws_session_t), 64 * 1024, 0, NULL, 0},
+    {PROTO_SUBPROTOCOL, ws__turf_callback, sizeof(ws_session_t), WS__RX_BUFFER, 0, NULL, 0},
+    /* The same rx buffer as turf.v1: lws 4.1 sizes shared buffers from the
+     * protocols' values, and a smaller one here broke the 1 MiB check. */
+    {DASHBOARD_SUBPROTOCOL, ws__dashboard_callback, sizeof(dashboard_session_t), 64 * 1024, 0,
+     NULL, 0},
+    AUTH_LWS_PROTOCOL, /* /auth/login, /auth/logout, /auth/me (auth.h) */
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -151,11 +223,20 @@ ws_t *ws_start(uv_loop_t *loop, sync_t *sync, const config_t *cfg) {
   info.port = cfg->port;
   info.iface = cfg->listen;
   info.protocols = ws__protocols;
+  info.extensions = cfg->permessage_deflate ? ws__extensions : NULL;
+  info.mounts = &auth_mount;
   info.user = ws;
   info.vhost_name = "turfd";
   info.ka_time = 60;
   info.ka_interval = 10;
   info.ka_probes = 3;
+  if (cfg->tls_cert[0]) {
+    /* wss:// and https:// on the same port; lws reads the files here and
+     * fails the context if they do not load. */
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.ssl_cert_filepath = cfg->tls_cert;
+    info.ssl_private_key_filepath = cfg->tls_key;
+  }
   ws->context = lws_create_context(&info);
   if (!ws->context) {
     log_error("could not start listening on %s:%d", cfg->listen, cfg->port);
@@ -163,11 +244,25 @@ ws_t *ws_start(uv_loop_t *loop, sync_t *sync, const config_t *cfg) {
     return NULL;
   }
   struct lws_vhost *vh = lws_get_vhost_by_name(ws->context, "turfd");
+  /* lws 4.1 makes the context even when its vhost failed (a TLS file that
+   * does not load): there is then nothing listening. */
+  if (!vh) log_error("could not start listening on %s:%d", cfg->listen, cfg->port);
   ws->port = vh ? lws_get_vhost_listen_port(vh) : cfg->port;
   return ws;
 }
 
 int ws_port(const ws_t *ws) { return ws->port; }
+
+bool ws_listening(const ws_t *ws) {
+  return ws->context && lws_get_vhost_by_name(ws->context, "turfd") != NULL;
+}
+
+void ws_set_dashboard(ws_t *ws, dashboard_t *dashboard) { ws->dashboard = dashboard; }
+
+int ws_set_auth(ws_t *ws, auth_t *auth) {
+  struct lws_vhost *vh = lws_get_vhost_by_name(ws->context, "turfd");
+  return vh ? auth_attach(auth, vh) : -1;
+}
 
 void ws_stop(ws_t *ws) {
   if (ws->context) lws_context_destroy(ws->context);

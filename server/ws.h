@@ -4,6 +4,7 @@
 #ifndef TURF_WS_H
 #define TURF_WS_H
 
+#include <stdbool.h>
 #include <uv.h>
 
 #include "config.h"
@@ -16,6 +17,17 @@ typedef struct ws_s ws_t;
 ws_t *ws_start(uv_loop_t *loop, sync_t *sync, const config_t *cfg);
 /* The port actually bound (useful with --port 0). */
 int ws_port(const ws_t *ws);
+/* false when lws made the context but could not listen (a TLS file that
+ * does not load): stop and free ws as usual, and exit. */
+bool ws_listening(const ws_t *ws);
+/* Serves the dashboard's websocket (dashboard.h) with dashboard; call
+ * before the loop runs. */
+typedef struct dashboard_s dashboard_t;
+void ws_set_dashboard(ws_t *ws, dashboard_t *dashboard);
+/* Answers the /auth routes with auth (auth.h); call before the loop runs.
+ * Returns 0 or -1. */
+typedef struct auth_s auth_t;
+int ws_set_auth(ws_t *ws, auth_t *auth);
 /* Closes every connection and the listener; lws releases its handles as the
  * loop runs on. Call from outside lws callbacks. */
 void ws_stop(ws_t *ws);

@@ -30,6 +30,8 @@ typedef enum {
   STORE_PUSH,      /* write: apply a batch of ops */
   STORE_STATUS,    /* write: record a device's outbox size / last seen */
   STORE_PULL,      /* read: ops after a cursor */
+  STORE_VIEW,      /* read: the coordinator dashboard's view (store_dashboard.c) */
+  STORE_ACTION,    /* write: a coordinator's revert, dismissal or merge */
 } store_req_type_t;
 
 typedef struct {
@@ -43,6 +45,10 @@ typedef struct {
   uint64_t last_seq;          /* highest device_seq stored for the device */
   uint64_t head;              /* the organisation's newest server_seq */
   char token[PROTO_MAX_ID_BYTES + 1]; /* new token, set only on enrolment */
+  const char *scope;          /* NULL: the device sees its whole organisation;
+                                 else the location ids it is limited to, each
+                                 NUL-terminated, ending with an empty string
+                                 (owned by the request; see scope.h) */
 } store_hello_t;
 
 typedef struct {
@@ -58,6 +64,9 @@ typedef struct {
   proto_op_t *committed;      /* ops newly committed, with device and
                                  server_seq set, in server_seq order */
   uint32_t ncommitted;
+  proto_str_t *committed_loc; /* per committed op, where it belongs (scope.h):
+                                 ptr NULL = the whole organisation, "" = no
+                                 location known, else a location id */
   uint64_t head;              /* org's newest server_seq after this commit */
 } store_push_t;
 
@@ -76,12 +85,66 @@ typedef struct {
   int64_t org_id;
   uint64_t cursor;
   uint32_t limit;
+  bool scoped;                /* only ops the device's locations may see */
+  proto_str_t device;         /* with scoped: the device (borrowed until cb) */
+  bool want_locs;             /* fill locs */
   /* out (owned by the request) */
   proto_op_t *ops;            /* server_seq > cursor, ascending, <= limit */
+  proto_str_t *locs;          /* with want_locs: where each op belongs, as
+                                 store_push_t.committed_loc */
   uint32_t nops;
-  uint64_t next_cursor;       /* server_seq of the last op, or cursor */
+  uint64_t next_cursor;       /* server_seq of the last op, or cursor; the
+                                 head when a scoped page ends short of the
+                                 limit (everything up to it was looked at) */
   uint64_t head;              /* org's newest server_seq at read time */
 } store_pull_t;
+
+/* Parts of the dashboard's view; each is one JSON document (built by
+ * SQLite's json functions, so storage never hand-escapes text). Their
+ * shapes are documented in docs/dashboard.md. */
+typedef enum {
+  STORE_VIEW_ORGS = 0,       /* the organisation shown: [{id, name}] */
+  STORE_VIEW_TODAY,          /* today's sessions, headcounts, check-ins */
+  STORE_VIEW_DEVICES,        /* tablets: last sync, outbox, offset, app */
+  STORE_VIEW_CONFLICTS,      /* the conflict log, in words' ingredients */
+  STORE_VIEW_DUPLICATES,     /* probable duplicate participants */
+  STORE_VIEW_MESSAGES,       /* group messages per activity */
+  STORE_VIEW_NPARTS
+} store_view_part_t;
+
+typedef struct {
+  /* in */
+  int64_t org_id;             /* 0: the first organisation */
+  uint32_t parts;             /* bit (1 << store_view_part_t) per part wanted */
+  char today[11];             /* "YYYY-MM-DD": the server's local date */
+  /* out (owned by the request) */
+  int64_t org;                /* the organisation shown (0: there is none) */
+  char *json[STORE_VIEW_NPARTS]; /* NUL-terminated; NULL for parts not asked */
+} store_view_t;
+
+typedef enum {
+  STORE_ACTION_REVERT = 1,    /* write the conflict's lost value back */
+  STORE_ACTION_DISMISS,       /* keep the current value; close the conflict */
+  STORE_ACTION_MERGE,         /* participant `drop` is a duplicate of `keep` */
+} store_action_kind_t;
+
+/* Reverts and merges are ops written by the server (device "server"),
+ * committed like a push; the caller then fans them out (sync_org_changed).
+ * status: 0; PROTO_EBAD_FIELD when the conflict or a participant is not in
+ * the organisation; PROTO_EINVALID_OP when the conflict is already resolved
+ * or the merge would go in a circle. */
+typedef struct {
+  /* in */
+  int64_t org_id;
+  store_action_kind_t kind;
+  int64_t conflict;           /* REVERT, DISMISS: conflicts.id */
+  char keep[PROTO_MAX_ID_BYTES + 1]; /* MERGE */
+  char drop[PROTO_MAX_ID_BYTES + 1]; /* MERGE */
+  int64_t now_ms;
+  /* out */
+  uint32_t nops;              /* ops committed (0 for a dismissal) */
+  uint64_t head;              /* org's newest server_seq after the commit */
+} store_action_t;
 
 struct store_req_s {
   void *data;                 /* the caller's context */
@@ -93,6 +156,8 @@ struct store_req_s {
     store_push_t push;
     store_status_t status;
     store_pull_t pull;
+    store_view_t view;
+    store_action_t action;
   } u;
   /* private */
   store_cb _cb;
@@ -105,6 +170,12 @@ struct store_req_s {
  * failure after logging why to stderr. */
 store_t *store_open(const char *path, uv_loop_t *loop,
                     const store_options_t *opts);
+
+/* The greatest HLC of any stored op, read when the store opened. The server
+ * starts its bounding clock here, so that an HLC it gives a device whose
+ * clock runs ahead orders after everything stored before a restart too.
+ * Cannot fail. */
+uint64_t store_max_hlc(const store_t *store);
 
 /* Queues req; cb runs later on the loop thread, exactly once, even when the
  * store is closing (then with status PROTO_ESHUTTING_DOWN). Returns 0 or
@@ -121,6 +192,13 @@ void store_req_dispose(store_req_t *req);
  * the store is freed before `done` runs. */
 void store_close(store_t *store, void (*done)(void *arg), void *arg);
 
+/* Opens path for synchronous work outside turfd (turfctl): created and
+ * migrated as store_open would, WAL, synchronous=FULL, foreign keys on.
+ * The caller owns *out and closes it with sqlite3_close. Returns 0 or
+ * PROTO_ESTORAGE (printed). */
+struct sqlite3;
+int store_open_sync(const char *path, struct sqlite3 **out);
+
 /* Creates the demo organisation if the database has no organisation yet: a
  * location, two activities, today's sessions (by the server's local date) and
  * a handful of participants, written as ops from the device "server" so
@@ -129,5 +207,14 @@ void store_close(store_t *store, void (*done)(void *arg), void *arg);
  * Synchronous: call before the loop runs. Returns 0 or PROTO_ESTORAGE. */
 int store_seed_demo(const char *path, int64_t now_ms, uint32_t uses,
                     char code_out[PROTO_MAX_ID_BYTES + 1]);
+
+/* Makes sure the demo organisation has a coordinator account `login` (role
+ * coordinator, enabled) whose password hash (passwd.h) is password_hash:
+ * created the first time, its hash replaced on every later call, so each
+ * demo start hands out a fresh password. Call after store_seed_demo, before
+ * the loop runs. Returns 0, or PROTO_ESTORAGE (printed) when there is no
+ * demo organisation or the login belongs to another organisation. */
+int store_seed_demo_coordinator(const char *path, const char *login, const char *password_hash,
+                                int64_t now_ms);
 
 #endif

@@ -28,8 +28,10 @@
 #include "hlc.h"
 #include "replica.h"
 #include "schema.h"
+#include "scope.h"
+#include "store_dashboard.h"
 
-#define STORE__SCHEMA_VERSION 1
+#define STORE__SCHEMA_VERSION 2
 #define STORE__DEFAULT_BATCH 256
 #define STORE__READ_BATCH 32     /* pulls taken from the queue at once */
 #define STORE__BUSY_TIMEOUT_MS 5000
@@ -101,6 +103,60 @@ static const char store__schema_v1[] =
     "  uses_left INTEGER NOT NULL\n"
     ");\n";
 
+/* Schema version 2: access control — where each op belongs (scope.h),
+ * devices limited to some locations, enrolment codes that carry those
+ * locations, coordinator accounts (server/auth.c), and indexes on record ids
+ * so that "does this id belong to another organisation" is one lookup. */
+static const char store__schema_v2[] =
+    "ALTER TABLE ops ADD COLUMN loc TEXT; -- where the op belongs: NULL the whole\n"
+    "  -- organisation, '' no location known, else a location id (scope.h)\n"
+    "ALTER TABLE devices ADD COLUMN revoked_ms INTEGER;\n"
+    "CREATE TABLE device_locations ( -- a device sees only these; none: all\n"
+    "  device TEXT NOT NULL REFERENCES devices (id),\n"
+    "  location TEXT NOT NULL,\n"
+    "  PRIMARY KEY (device, location)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE enroll_code_locations ( -- given to the devices a code enrols\n"
+    "  code TEXT NOT NULL REFERENCES enroll_codes (code),\n"
+    "  location TEXT NOT NULL,\n"
+    "  PRIMARY KEY (code, location)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE coordinators (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  org INTEGER NOT NULL REFERENCES orgs (id),\n"
+    "  login TEXT NOT NULL UNIQUE,\n"
+    "  name TEXT,\n"
+    "  role TEXT NOT NULL DEFAULT 'coordinator', -- coordinator | viewer\n"
+    "  password_hash TEXT NOT NULL, -- crypt(3) yescrypt: salted and slow\n"
+    "  created_ms INTEGER NOT NULL,\n"
+    "  disabled INTEGER NOT NULL DEFAULT 0\n"
+    ");\n"
+    /* Fresh databases got it from the replica DDL already; the same
+     * columns as replica.c generates for the erasure type. */
+    "CREATE TABLE IF NOT EXISTS erasures (\n"
+    "  org INTEGER NOT NULL,\n"
+    "  participant TEXT NOT NULL,\n"
+    "  erased INTEGER,\n"
+    "  PRIMARY KEY (org, participant)\n"
+    ");\n"
+    "CREATE INDEX locations_by_id ON locations (id);\n"
+    "CREATE INDEX activities_by_id ON activities (id);\n"
+    "CREATE INDEX sessions_by_id ON sessions (id);\n"
+    "CREATE INDEX participants_by_id ON participants (id);\n"
+    "CREATE INDEX messages_by_id ON messages (id);\n"
+    /* Ops of an older database get their place from today's records. */
+    "UPDATE ops SET loc = CASE\n"
+    "  WHEN rtype = 1 THEN k\n"
+    "  WHEN rtype = 2 THEN COALESCE((SELECT location FROM activities a\n"
+    "    WHERE a.org = ops.org AND a.id = ops.k), '')\n"
+    "  WHEN rtype IN (3, 5, 6, 8) THEN COALESCE((SELECT a.location FROM sessions s\n"
+    "    JOIN activities a ON a.org = s.org AND a.id = s.activity\n"
+    "    WHERE s.org = ops.org AND s.id = ops.k), '')\n"
+    "  WHEN rtype = 7 THEN COALESCE((SELECT a.location FROM messages m\n"
+    "    JOIN activities a ON a.org = m.org AND a.id = m.activity\n"
+    "    WHERE m.org = ops.org AND m.id = ops.k), '')\n"
+    "  ELSE NULL END;\n";
+
 /* Runs every migration after the database's user_version, each in its own
  * transaction with the version bump, so a crash leaves a whole version. */
 static int store__migrate(sqlite3 *db) {
@@ -123,11 +179,19 @@ static int store__migrate(sqlite3 *db) {
     goto rollback;
   }
   if (version < 1) {
+    /* field_clocks_by_op serves replica_rebase_own, which only tablets
+     * call; on the server it would be updated with every field an op
+     * writes (some 8% of a push's work) and never read. */
     if (sqlite3_exec(db, store__schema_v1, NULL, NULL, &err) != SQLITE_OK ||
-        sqlite3_exec(db, replica_schema_sql(), NULL, NULL, &err) != SQLITE_OK)
+        sqlite3_exec(db, replica_schema_sql(), NULL, NULL, &err) != SQLITE_OK ||
+        sqlite3_exec(db, "DROP INDEX field_clocks_by_op", NULL, NULL, &err) != SQLITE_OK)
       goto rollback;
   }
-  /* Later versions: if (version < 2) { ... } */
+  if (version < 2) {
+    if (sqlite3_exec(db, store__schema_v2, NULL, NULL, &err) != SQLITE_OK)
+      goto rollback;
+  }
+  /* Later versions: if (version < 3) { ... } */
   if (version < STORE__SCHEMA_VERSION) {
     snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", STORE__SCHEMA_VERSION);
     if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
@@ -148,14 +212,32 @@ fail:
   return -1;
 }
 
+/* Process-wide SQLite settings, made before SQLite initialises (later calls
+ * are refused harmlessly, so every opener may try): SQLite would otherwise
+ * count every allocation under a global mutex, a lock and unlock per
+ * malloc on the writer's hot path, for statistics nothing here reads. */
+static void store__sqlite_config(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
+/* The writer's connection:
+ * - synchronous=FULL: an ack is durable;
+ * - cache_size 64 MiB (an upper bound; pages are cached as they are used):
+ *   a push touches a handful of pages per op in tables keyed by ids, and
+ *   with SQLite's 2 MiB default most of them were read back from the file,
+ *   and written again, in every transaction (a reconnect storm of 100,000
+ *   ops: 260,000 preads and 266,000 pwrites with the default, 49,000 and
+ *   127,000 with this). */
+#define STORE__WRITER_PRAGMAS                                                   \
+  "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536"
+
 /* Opens path as a connection for writing: WAL (readers never block the
- * writer), synchronous=FULL (an ack is durable), foreign keys on. */
+ * writer), STORE__WRITER_PRAGMAS. */
 static int store__open_writer_db(const char *path, sqlite3 **out) {
   sqlite3 *db = NULL;
   sqlite3_stmt *st = NULL;
   char *err = NULL;
   const unsigned char *mode;
 
+  store__sqlite_config();
   if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       NULL) != SQLITE_OK)
     goto fail;
@@ -170,8 +252,7 @@ static int store__open_writer_db(const char *path, sqlite3 **out) {
   }
   sqlite3_finalize(st);
   st = NULL;
-  if (sqlite3_exec(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", NULL, NULL, &err) !=
-      SQLITE_OK)
+  if (sqlite3_exec(db, STORE__WRITER_PRAGMAS, NULL, NULL, &err) != SQLITE_OK)
     goto fail;
   *out = db;
   return 0;
@@ -255,14 +336,21 @@ void store_req_dispose(store_req_t *req) {
     free(req->u.push.ack.ranges);
     free(req->u.push.ack.rejects);
     free(req->u.push.committed);
+    free(req->u.push.committed_loc);
     memset(&req->u.push.ack, 0, sizeof(req->u.push.ack));
     req->u.push.committed = NULL;
+    req->u.push.committed_loc = NULL;
     req->u.push.ncommitted = 0;
     break;
   case STORE_PULL:
     free(req->u.pull.ops);
+    free(req->u.pull.locs);
     req->u.pull.ops = NULL;
+    req->u.pull.locs = NULL;
     req->u.pull.nops = 0;
+    break;
+  case STORE_VIEW:
+    store__view_dispose(req);
     break;
   case STORE_HELLO:
   case STORE_STATUS:
@@ -305,14 +393,22 @@ void store_req_dispose(store_req_t *req) {
   XX(rejected_put, "INSERT INTO rejected_ops (device, seq, org, code, message, rtype, k, " \
                    "k2, fields, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)") \
   XX(op_put, "INSERT INTO ops (org, server_seq, device, seq, hlc, rtype, k, k2, base, "  \
-             "fields) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+             "fields, loc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
 
 #define STORE__READER_STMTS(XX)                                                        \
   XX(begin, "BEGIN")                                                                   \
   XX(commit, "COMMIT")                                                                 \
   XX(head, "SELECT head FROM orgs WHERE id = ?1")                                      \
   XX(ops, "SELECT server_seq, device, seq, hlc, base, rtype, k, k2, fields FROM ops "   \
-          "WHERE org = ?1 AND server_seq > ?2 ORDER BY server_seq LIMIT ?3")
+          "WHERE org = ?1 AND server_seq > ?2 ORDER BY server_seq LIMIT ?3")              \
+  XX(ops_locs, "SELECT server_seq, device, seq, hlc, base, rtype, k, k2, fields, loc "   \
+               "FROM ops WHERE org = ?1 AND server_seq > ?2 ORDER BY server_seq LIMIT ?3") \
+  /* A device limited to some locations: the organisation's ops and its own    \
+   * locations' (scope.h). */                                                        \
+  XX(ops_scoped, "SELECT server_seq, device, seq, hlc, base, rtype, k, k2, fields, loc " \
+                 "FROM ops WHERE org = ?1 AND server_seq > ?2 AND (loc IS NULL OR loc IN " \
+                 "(SELECT location FROM device_locations WHERE device = ?4)) "         \
+                 "ORDER BY server_seq LIMIT ?3")
 
 #define STORE__STMT_MEMBER(name, sql) sqlite3_stmt *name;
 
@@ -321,6 +417,8 @@ void store_req_dispose(store_req_t *req) {
 typedef struct {
   sqlite3 *db;
   replica_t *replica;
+  scope_t *scope;      /* who may write what, where ops belong */
+  scope_device_t dev;  /* the pushing device's locations, per push */
   proto_buf_t blob; /* scratch for encoding a fields map */
   STORE__WRITER_STMTS(STORE__STMT_MEMBER)
 } store__writer_t;
@@ -344,6 +442,8 @@ static void store__writer_close(store__writer_t *w) {
   STORE__WRITER_STMTS(STORE__FINALIZE)
 #undef STORE__FINALIZE
   replica_close(w->replica);
+  scope_close(w->scope);
+  scope_device_dispose(&w->dev);
   proto_buf_dispose(&w->blob);
   memset(w, 0, sizeof(*w));
 }
@@ -363,6 +463,9 @@ static int store__writer_open(store__writer_t *w, sqlite3 *db) {
 #undef STORE__PREPARE
   w->replica = replica_open(db, &ropts);
   if (w->replica == NULL)
+    goto fail;
+  w->scope = scope_open(db);
+  if (w->scope == NULL)
     goto fail;
   return 0;
 
@@ -404,12 +507,15 @@ fail:
 
 /* ---- SQL helpers ----------------------------------------------------------- */
 
+/* Not copied (SQLITE_STATIC): s must stay alive until the statement is
+ * stepped and reset, which store__exec and store__done do, clearing the
+ * bindings too. */
 static int store__bind_str(sqlite3_stmt *st, int i, proto_str_t s) {
-  return sqlite3_bind_text(st, i, s.len ? s.ptr : "", (int)s.len, SQLITE_TRANSIENT);
+  return sqlite3_bind_text(st, i, s.len ? s.ptr : "", (int)s.len, SQLITE_STATIC);
 }
 
 static int store__bind_blob(sqlite3_stmt *st, int i, proto_str_t s) {
-  return sqlite3_bind_blob(st, i, s.len ? s.ptr : "", (int)s.len, SQLITE_TRANSIENT);
+  return sqlite3_bind_blob(st, i, s.len ? s.ptr : "", (int)s.len, SQLITE_STATIC);
 }
 
 /* Steps a statement that returns no rows and resets it. 0 or ESTORAGE. */
@@ -525,8 +631,10 @@ static int store__fields_blob(store__writer_t *w, const proto_op_t *op, proto_st
   return 0;
 }
 
-/* Appends a committed op (server_seq set) to the ops table. */
-static int store__op_put(store__writer_t *w, int64_t org, const proto_op_t *op, proto_str_t blob) {
+/* Appends a committed op (server_seq set) to the ops table; where is where
+ * it belongs (scope_check_op). */
+static int store__op_put(store__writer_t *w, int64_t org, const proto_op_t *op, proto_str_t blob,
+                         const scope_where_t *where) {
   sqlite3_stmt *st = w->op_put;
   sqlite3_bind_int64(st, 1, org);
   sqlite3_bind_int64(st, 2, (int64_t)op->server_seq);
@@ -538,6 +646,7 @@ static int store__op_put(store__writer_t *w, int64_t org, const proto_op_t *op, 
   store__bind_str(st, 8, op->key2);
   sqlite3_bind_int64(st, 9, (int64_t)op->base);
   store__bind_blob(st, 10, blob);
+  scope_bind_where(st, 11, where);
   return store__exec(st);
 }
 
@@ -551,6 +660,52 @@ static int store__new_token(char token[PROTO_MAX_ID_BYTES + 1], char hash[STORE_
   store__hex(raw, sizeof(raw), token);
   OPENSSL_cleanse(raw, sizeof(raw));
   return store__sha256_hex(proto_str(token), hash);
+}
+
+/* Sets the hello's scope from the device's locations (request-owned). */
+static int store__hello_scope(store__writer_t *w, store_req_t *req, proto_str_t device) {
+  scope_device_t dev;
+  size_t size = 1;
+  char *at;
+  int rc = scope_device_load(w->scope, device, &dev);
+
+  req->u.hello.scope = NULL;
+  if (rc != 0 || dev.n == 0)
+    return rc;
+  for (uint32_t i = 0; i < dev.n; i++)
+    size += strlen(dev.ids[i]) + 1;
+  at = store__alloc(req, size, NULL);
+  if (at == NULL) {
+    scope_device_dispose(&dev);
+    return PROTO_ENOMEM;
+  }
+  req->u.hello.scope = at;
+  for (uint32_t i = 0; i < dev.n; i++) {
+    size_t n = strlen(dev.ids[i]) + 1;
+    memcpy(at, dev.ids[i], n);
+    at += n;
+  }
+  *at = '\0';
+  scope_device_dispose(&dev);
+  return 0;
+}
+
+/* Copies where (scope.h) into req's memory as a committed_loc / locs
+ * entry. Returns 0 or PROTO_ENOMEM. */
+static int store__loc_copy(store_req_t *req, const scope_where_t *where, proto_str_t *out) {
+  char *at;
+  out->ptr = NULL;
+  out->len = 0;
+  if (where->place == SCOPE_ORG)
+    return 0;
+  out->ptr = "";
+  if (where->place == SCOPE_UNPLACED)
+    return 0;
+  at = store__alloc(req, strlen(where->loc), NULL);
+  if (at == NULL)
+    return PROTO_ENOMEM;
+  *out = store__dup(&at, proto_str(where->loc));
+  return 0;
 }
 
 /* Authenticates with a token, or enrols with a code. Nothing is written
@@ -595,8 +750,10 @@ static int store__hello(store__writer_t *w, store_req_t *req) {
       return rc;
     if (!found || expires <= h->now_ms || uses <= 0)
       return PROTO_EBAD_CREDENTIALS;
-    /* A device id is global: re-enrolling moves a token, never an org. */
-    if (d.found && (d.org != org || d.revoked))
+    /* A device id is global: re-enrolling moves a token, never an org.
+     * A device without a token is the server's own ("server", turfctl's
+     * administrator): no code makes a tablet of it. */
+    if (d.found && (d.org != org || d.revoked || d.token_hash[0] == '\0'))
       return PROTO_EBAD_CREDENTIALS;
 
     rc = store__new_token(h->token, hash);
@@ -618,6 +775,9 @@ static int store__hello(store__writer_t *w, store_req_t *req) {
     }
     if (rc != 0)
       return rc;
+    rc = scope_enroll(w->scope, in->code, in->device);
+    if (rc != 0)
+      return rc;
     store__bind_str(w->code_use, 1, in->code);
     rc = store__exec(w->code_use);
     if (rc != 0)
@@ -633,6 +793,9 @@ static int store__hello(store__writer_t *w, store_req_t *req) {
     return PROTO_EBAD_CREDENTIALS;
   h->org_id = org;
   h->last_seq = d.last_seq; /* 0 for a new device */
+  rc = store__hello_scope(w, req, in->device);
+  if (rc != 0)
+    return rc;
 
   store__bind_str(w->device_hello, 1, in->device);
   store__bind_str(w->device_hello, 2, in->name);
@@ -687,7 +850,8 @@ static int store__rejected_put(store__writer_t *w, int64_t org, const proto_op_t
   sqlite3_bind_int(st, 6, op->type);
   store__bind_str(st, 7, op->key);
   store__bind_str(st, 8, op->key2);
-  if (store__fields_blob(w, op, &blob) == 0)
+  /* An erased participant's data is not kept, not even as a refusal. */
+  if (code != PROTO_EERASED && store__fields_blob(w, op, &blob) == 0)
     store__bind_blob(st, 9, blob);
   else
     sqlite3_bind_null(st, 9); /* kept for the record only; not re-encodable */
@@ -715,12 +879,18 @@ static int store__push(store__writer_t *w, store_req_t *req) {
   if (!found)
     return PROTO_EBAD_CREDENTIALS;
   last = d.last_seq;
+  scope_device_dispose(&w->dev);
+  rc = scope_device_load(w->scope, p->device, &w->dev);
+  if (rc != 0)
+    return PROTO_ESTORAGE;
 
   if (p->nops > 0) {
     p->ack.ranges = calloc(p->nops, sizeof(*p->ack.ranges));
     p->ack.rejects = calloc(p->nops, sizeof(*p->ack.rejects));
     p->committed = calloc(p->nops, sizeof(*p->committed));
-    if (p->ack.ranges == NULL || p->ack.rejects == NULL || p->committed == NULL)
+    p->committed_loc = calloc(p->nops, sizeof(*p->committed_loc));
+    if (p->ack.ranges == NULL || p->ack.rejects == NULL || p->committed == NULL ||
+        p->committed_loc == NULL)
       return PROTO_ENOMEM;
   }
 
@@ -728,6 +898,7 @@ static int store__push(store__writer_t *w, store_req_t *req) {
     const proto_op_t *in = &p->ops[i];
     proto_op_t op = *in;
     proto_str_t blob = {NULL, 0};
+    scope_where_t where;
     int code;
 
     op.device = p->device;
@@ -759,6 +930,8 @@ static int store__push(store__writer_t *w, store_req_t *req) {
     op.server_seq = head + 1;
     code = schema_validate_op(&op);
     if (code == 0)
+      code = scope_check_op(w->scope, p->org_id, &w->dev, &op, &where);
+    if (code == 0)
       code = store__fields_blob(w, &op, &blob) == 0 ? 0 : PROTO_EINVALID_OP;
     if (code == 0)
       code = replica_apply(w->replica, p->org_id, &op);
@@ -772,12 +945,14 @@ static int store__push(store__writer_t *w, store_req_t *req) {
       store__reject(&p->ack, op.seq, code);
       continue;
     }
-    rc = store__op_put(w, p->org_id, &op, blob);
+    rc = store__op_put(w, p->org_id, &op, blob, &where);
     if (rc != 0)
       return rc;
     head = op.server_seq;
     last = op.seq;
     rc = store__copy_op(req, &op, blob, &p->committed[p->ncommitted]);
+    if (rc == 0)
+      rc = store__loc_copy(req, &where, &p->committed_loc[p->ncommitted]);
     if (rc != 0)
       return PROTO_ESTORAGE;
     p->ncommitted++;
@@ -852,13 +1027,24 @@ static int store__pull(store__reader_t *r, store_req_t *req) {
     goto end;
   }
 
-  st = r->ops;
+  if (p->want_locs) {
+    p->locs = calloc((size_t)room, sizeof(*p->locs));
+    if (p->locs == NULL) {
+      result = PROTO_ESTORAGE;
+      goto end;
+    }
+  }
+
+  st = p->scoped ? r->ops_scoped : p->want_locs ? r->ops_locs : r->ops;
   sqlite3_bind_int64(st, 1, p->org_id);
   sqlite3_bind_int64(st, 2, (int64_t)p->cursor);
   sqlite3_bind_int64(st, 3, (int64_t)room);
+  if (p->scoped)
+    store__bind_str(st, 4, p->device);
   while ((rc = sqlite3_step(st)) == SQLITE_ROW && p->nops < room) {
     proto_op_t *op = &p->ops[p->nops];
-    proto_str_t device, key, key2, raw;
+    proto_str_t device, key, key2, raw, loc = {NULL, 0};
+    bool has_loc = false;
     store__blk_t *blk;
     char *at;
 
@@ -870,7 +1056,12 @@ static int store__pull(store__reader_t *r, store_req_t *req) {
     key2.len = (uint32_t)sqlite3_column_bytes(st, 7);
     raw.ptr = sqlite3_column_blob(st, 8);
     raw.len = (uint32_t)sqlite3_column_bytes(st, 8);
-    at = store__alloc(req, (size_t)device.len + key.len + key2.len + raw.len, &blk);
+    if (p->want_locs && sqlite3_column_type(st, 9) != SQLITE_NULL) {
+      has_loc = true;
+      loc.ptr = (const char *)sqlite3_column_text(st, 9);
+      loc.len = (uint32_t)sqlite3_column_bytes(st, 9);
+    }
+    at = store__alloc(req, (size_t)device.len + key.len + key2.len + raw.len + loc.len, &blk);
     if (at == NULL) {
       result = PROTO_ESTORAGE;
       break;
@@ -885,6 +1076,8 @@ static int store__pull(store__reader_t *r, store_req_t *req) {
     op->key = store__dup(&at, key);
     op->key2 = store__dup(&at, key2);
     op->fields_raw = store__dup(&at, raw);
+    if (p->want_locs)
+      p->locs[p->nops] = has_loc ? store__dup(&at, loc) : (proto_str_t){NULL, 0};
     if (proto_decode_fields(op->fields_raw.ptr, op->fields_raw.len, op, &blk->extra) != 0) {
       fprintf(stderr, "store: op %" PRIu64 " has an undecodable fields map\n", op->server_seq);
       result = PROTO_ESTORAGE;
@@ -896,6 +1089,10 @@ static int store__pull(store__reader_t *r, store_req_t *req) {
   if (result == 0) {
     if (store__done(st, rc) != 0)
       result = PROTO_ESTORAGE;
+    /* A page short of its room looked at everything up to head: a scoped
+     * device's cursor moves past the ops it may not see. */
+    if (p->nops < room)
+      p->next_cursor = head;
   } else {
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -933,6 +1130,7 @@ struct store_s {
   uv_mutex_t done_mu;
   store_req_t *done_head, *done_tail;
   int exited;
+  uint64_t max_hlc;        /* greatest stored HLC at open (store_max_hlc) */
   /* Loop thread only. */
   bool closed; /* uv_close(async) called */
   void (*close_done)(void *arg);
@@ -1019,9 +1217,14 @@ static void store__fail(store_req_t *req) {
     req->u.hello.token[0] = '\0';
     req->u.hello.org_name[0] = '\0';
     req->u.hello.org_id = 0;
+    req->u.hello.scope = NULL;
     break;
   case STORE_PUSH:
     req->u.push.head = 0;
+    break;
+  case STORE_ACTION:
+    req->u.action.nops = 0;
+    req->u.action.head = 0;
     break;
   default:
     break;
@@ -1047,6 +1250,9 @@ static void store__write_group(store__writer_t *w, store_req_t *list) {
       break;
     case STORE_STATUS:
       rc = store__status(w, req);
+      break;
+    case STORE_ACTION:
+      rc = store__action(w->db, w->replica, w->scope, req);
       break;
     default:
       rc = PROTO_EINTERNAL;
@@ -1087,7 +1293,9 @@ static void store__reader_main(void *arg) {
 
   while ((list = store__queue_take(&s->rq, STORE__READ_BATCH)) != NULL) {
     for (req = list; req != NULL; req = req->_next) {
-      req->status = req->type == STORE_PULL ? store__pull(&s->reader, req) : PROTO_EINTERNAL;
+      req->status = req->type == STORE_PULL   ? store__pull(&s->reader, req)
+                    : req->type == STORE_VIEW ? store__view(s->reader.db, req)
+                                              : PROTO_EINTERNAL;
       if (req->status != 0) {
         store_req_dispose(req);
         req->status = PROTO_ESTORAGE;
@@ -1143,9 +1351,16 @@ static void store__async_cb(uv_async_t *handle) {
   }
 }
 
+static int store__query_int(sqlite3 *db, const char *sql, int64_t param, int64_t *out,
+                            bool *found);
+
+uint64_t store_max_hlc(const store_t *s) { return s->max_hlc; }
+
 store_t *store_open(const char *path, uv_loop_t *loop, const store_options_t *opts) {
   store_t *s;
   sqlite3 *db = NULL;
+  int64_t max_hlc = 0;
+  bool found;
 
   s = calloc(1, sizeof(*s));
   if (s == NULL) {
@@ -1162,6 +1377,11 @@ store_t *store_open(const char *path, uv_loop_t *loop, const store_options_t *op
   if (store__writer_open(&s->writer, db) != 0)
     goto fail_db;
   s->writer_db = db;
+  /* A full scan, once per start: ops has no index on hlc, and the bound
+   * must cover every op, not only recent ones. */
+  if (store__query_int(db, "SELECT COALESCE(MAX(hlc), 0) FROM ops", 0, &max_hlc, &found) != 0)
+    goto fail_writer;
+  s->max_hlc = (uint64_t)max_hlc;
   if (store__reader_open(&s->reader, path) != 0)
     goto fail_writer;
   if (store__queue_init(&s->wq) != 0)
@@ -1221,11 +1441,13 @@ int store_submit(store_t *s, store_req_t *req, store_cb cb) {
     req->u.hello.last_seq = 0;
     req->u.hello.head = 0;
     req->u.hello.token[0] = '\0';
+    req->u.hello.scope = NULL;
     q = &s->wq;
     break;
   case STORE_PUSH:
     memset(&req->u.push.ack, 0, sizeof(req->u.push.ack));
     req->u.push.committed = NULL;
+    req->u.push.committed_loc = NULL;
     req->u.push.ncommitted = 0;
     req->u.push.head = 0;
     q = &s->wq;
@@ -1235,10 +1457,21 @@ int store_submit(store_t *s, store_req_t *req, store_cb cb) {
     break;
   case STORE_PULL:
     req->u.pull.ops = NULL;
+    req->u.pull.locs = NULL;
     req->u.pull.nops = 0;
     req->u.pull.next_cursor = 0;
     req->u.pull.head = 0;
     q = &s->rq;
+    break;
+  case STORE_VIEW:
+    memset(req->u.view.json, 0, sizeof(req->u.view.json));
+    req->u.view.org = 0;
+    q = &s->rq;
+    break;
+  case STORE_ACTION:
+    req->u.action.nops = 0;
+    req->u.action.head = 0;
+    q = &s->wq;
     break;
   default:
     return PROTO_EINTERNAL;
@@ -1325,6 +1558,7 @@ static int store__seed_op(store__seed_t *sd, uint8_t type, const char *key, prot
                           uint32_t nfields) {
   proto_op_t op;
   proto_str_t blob;
+  scope_where_t where;
   int rc;
 
   memset(&op, 0, sizeof(op));
@@ -1337,6 +1571,11 @@ static int store__seed_op(store__seed_t *sd, uint8_t type, const char *key, prot
   op.key = proto_str(key);
   op.nfields = nfields;
   op.fields = fields;
+  rc = scope_check_op(sd->w->scope, sd->org, NULL, &op, &where);
+  if (rc != 0) {
+    fprintf(stderr, "store: seed op %s: %s\n", key, proto_strerror(rc));
+    return PROTO_ESTORAGE;
+  }
   rc = replica_apply(sd->w->replica, sd->org, &op);
   if (rc != 0) {
     fprintf(stderr, "store: seed op %s rejected: %s\n", key, proto_strerror(rc));
@@ -1344,7 +1583,7 @@ static int store__seed_op(store__seed_t *sd, uint8_t type, const char *key, prot
   }
   if (store__fields_blob(sd->w, &op, &blob) != 0)
     return PROTO_ESTORAGE;
-  rc = store__op_put(sd->w, sd->org, &op, blob);
+  rc = store__op_put(sd->w, sd->org, &op, blob, &where);
   if (rc != 0)
     return rc;
   sd->head = op.server_seq;
@@ -1624,6 +1863,20 @@ static int store__seed(store__writer_t *w, int64_t now_ms, uint32_t uses,
   return store__seed_code(&sd, uses, code_out);
 }
 
+int store_open_sync(const char *path, sqlite3 **out) {
+  sqlite3 *db = NULL;
+
+  *out = NULL;
+  if (store__open_writer_db(path, &db) != 0)
+    return PROTO_ESTORAGE;
+  if (store__migrate(db) != 0) {
+    sqlite3_close(db);
+    return PROTO_ESTORAGE;
+  }
+  *out = db;
+  return 0;
+}
+
 int store_seed_demo(const char *path, int64_t now_ms, uint32_t uses,
                     char code_out[PROTO_MAX_ID_BYTES + 1]) {
   sqlite3 *db = NULL;
@@ -1651,6 +1904,65 @@ int store_seed_demo(const char *path, int64_t now_ms, uint32_t uses,
 close_writer:
   store__writer_close(&w);
 close_db:
+  sqlite3_close(db);
+  return rc;
+}
+
+int store_seed_demo_coordinator(const char *path, const char *login, const char *password_hash,
+                                int64_t now_ms) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  int64_t org = 0;
+  int rc = PROTO_ESTORAGE, step;
+
+  if (store__open_writer_db(path, &db) != 0)
+    return PROTO_ESTORAGE;
+  if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    goto fail;
+  if (sqlite3_prepare_v2(db, "SELECT id FROM orgs WHERE name = '" STORE__DEMO_ORG "'", -1, &st,
+                         NULL) != SQLITE_OK)
+    goto fail;
+  if (sqlite3_step(st) != SQLITE_ROW) {
+    fprintf(stderr, "store: no demo organisation to give a coordinator\n");
+    goto fail;
+  }
+  org = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  /* The login is the demo's own: one of another organisation is never
+   * taken over (ON CONFLICT ... WHERE leaves it, and changes() says so). */
+  if (sqlite3_prepare_v2(db,
+                         "INSERT INTO coordinators (org, login, name, role, password_hash, "
+                         "created_ms) VALUES (?1, ?2, 'Demo coordinator', 'coordinator', ?3, ?4) "
+                         "ON CONFLICT (login) DO UPDATE SET password_hash = excluded.password_hash, "
+                         "role = 'coordinator', disabled = 0 WHERE org = excluded.org",
+                         -1, &st, NULL) != SQLITE_OK)
+    goto fail;
+  sqlite3_bind_int64(st, 1, org);
+  sqlite3_bind_text(st, 2, login, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, password_hash, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 4, now_ms);
+  step = sqlite3_step(st);
+  sqlite3_finalize(st);
+  st = NULL;
+  if (step != SQLITE_DONE)
+    goto fail;
+  if (sqlite3_changes(db) != 1) {
+    fprintf(stderr, "store: the login %s belongs to another organisation\n", login);
+    goto fail;
+  }
+  if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    goto fail;
+  rc = 0;
+  goto done;
+
+fail:
+  if (db && sqlite3_errcode(db) != SQLITE_OK && sqlite3_errcode(db) != SQLITE_ROW &&
+      sqlite3_errcode(db) != SQLITE_DONE)
+    fprintf(stderr, "store: demo coordinator: %s\n", sqlite3_errmsg(db));
+  sqlite3_finalize(st);
+  if (db && !sqlite3_get_autocommit(db))
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+done:
   sqlite3_close(db);
   return rc;
 }

@@ -64,6 +64,15 @@ typedef struct {
  * NULL after printing why to stderr. */
 client_t *client_new(uv_loop_t *loop);
 
+typedef struct {
+  const char *ca_file; /* PEM file of the CA certificate(s) a wss:// server's
+                          certificate must chain to (its name must match the
+                          URL's host too); NULL: the system's CAs */
+} client_options_t;
+
+/* client_new with options; opts may be NULL. */
+client_t *client_new_opts(uv_loop_t *loop, const client_options_t *opts);
+
 /* Adds a connection for local (borrowed: it must outlive the client) and
  * starts connecting. Returns NULL on ENOMEM or a bad URL (printed). The
  * connection belongs to the client and is freed by client_free. */

@@ -20,7 +20,7 @@
  * the org column, which is 0 locally. */
 #define LOCAL__ORG 0
 /* PRAGMA user_version of a file created by this code. */
-#define LOCAL__VERSION 1
+#define LOCAL__VERSION 2
 /* How long a writer waits for another process's transaction (ms). */
 #define LOCAL__BUSY_MS 15000
 
@@ -163,6 +163,19 @@ static int local__migrate(local_t *l) {
   sqlite3_finalize(st);
   if (version == LOCAL__VERSION)
     return local__commit(l);
+  if (version == 1) {
+    /* Version 2 added the erasure record type; the same columns as
+     * replica.c generates for it. */
+    if (local__exec(l, "CREATE TABLE IF NOT EXISTS erasures (\n"
+                       "  org INTEGER NOT NULL,\n"
+                       "  participant TEXT NOT NULL,\n"
+                       "  erased INTEGER,\n"
+                       "  PRIMARY KEY (org, participant)\n"
+                       ");\n"
+                       "PRAGMA user_version = 2") != 0)
+      goto fail;
+    return local__commit(l);
+  }
   if (version != 0) {
     fprintf(stderr, "turf-tablet: local file has unknown version %lld\n", (long long)version);
     goto fail;
@@ -196,7 +209,10 @@ local_t *local_open(const char *path, int64_t skew_ms) {
   sqlite3_busy_timeout(l->db, LOCAL__BUSY_MS);
   /* A check-in, once recorded, must survive a crash or power loss. */
   if (local__exec(l, "PRAGMA journal_mode = WAL") != 0 ||
-      local__exec(l, "PRAGMA synchronous = FULL") != 0 || local__migrate(l) != 0)
+      local__exec(l, "PRAGMA synchronous = FULL") != 0 ||
+      /* What is deleted is overwritten, so an erased participant's name
+       * does not linger in free pages of the tablet's file. */
+      local__exec(l, "PRAGMA secure_delete = ON") != 0 || local__migrate(l) != 0)
     goto fail_db;
   /* The conflict log is the coordinator's tool and lives on the server. */
   l->replica = replica_open(l->db, &ropts);
@@ -232,6 +248,8 @@ int64_t local_device_clock(const local_t *l) {
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + l->skew_ms;
 }
+
+void local_set_skew(local_t *l, int64_t skew_ms) { l->skew_ms = skew_ms; }
 
 int64_t local_now(local_t *l) {
   return local_device_clock(l) + local_meta_int(l, "offset_ms", 0);
@@ -556,8 +574,49 @@ fail:
   return PROTO_ESTORAGE;
 }
 
+/* After the replica applied an erasure op: the participant must not
+ * survive in the outbox (ops recorded here before the erasure arrived) or
+ * in attention (refused ops). Their entries become the erasure itself:
+ * outbox entries keep their seq — deleting them would leave a gap the
+ * server refuses — and the server rejects them as ERASED; attention entries
+ * keep saying that something was refused, without what. So a tablet ends
+ * the same whether the ack of its refused op or the erasure came first.
+ * Returns 0 or PROTO_ESTORAGE. */
+static int local__purge_erased(local_t *l, const proto_op_t *op) {
+  static const char *const sql[] = {
+      "UPDATE outbox SET type = ?2, key = ?1, key2 = '', fields = ?3 "
+      "WHERE (type = ?4 AND key = ?1) OR (type = ?5 AND key2 = ?1)",
+      "UPDATE attention SET type = ?2, key = ?1, key2 = '', fields = ?3 "
+      "WHERE (type = ?4 AND key = ?1) OR (type = ?5 AND key2 = ?1)",
+  };
+  proto_buf_t fields;
+  int rc = 0;
+
+  proto_buf_init(&fields, 0);
+  if (proto_encode_fields(op, &fields) != 0) {
+    proto_buf_dispose(&fields);
+    return PROTO_ESTORAGE;
+  }
+  for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]) && rc == 0; i++) {
+    sqlite3_stmt *st;
+    if (local__prepare(l, sql[i], &st) != 0) {
+      rc = PROTO_ESTORAGE;
+      break;
+    }
+    sqlite3_bind_text(st, 1, op->key.ptr, (int)op->key.len, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, SCHEMA_ERASURE);
+    sqlite3_bind_blob(st, 3, proto_buf_data(&fields), (int)fields.len, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, SCHEMA_PARTICIPANT);
+    sqlite3_bind_int(st, 5, SCHEMA_CHECKIN);
+    rc = local__run(l, st);
+  }
+  proto_buf_dispose(&fields);
+  return rc;
+}
+
 int local_apply_changes(local_t *l, const proto_changes_t *ch, local_op_cb cb, void *arg) {
   proto_str_t me = proto_str(l->device);
+  bool erased = false;
   hlc_t clock;
   uint64_t remote;
   uint32_t i;
@@ -587,6 +646,11 @@ int local_apply_changes(local_t *l, const proto_changes_t *ch, local_op_cb cb, v
     rc = replica_apply(l->replica, LOCAL__ORG, op);
     if (rc == PROTO_ESTORAGE)
       goto fail;
+    if (rc == 0 && op->type == SCHEMA_ERASURE) {
+      if (local__purge_erased(l, op) != 0)
+        goto fail;
+      erased = true;
+    }
     if (rc != 0) {
       /* The server committed it, so its replica took it; ours refusing it
        * means the two disagree. Keep going (the cursor must move on) but
@@ -605,6 +669,12 @@ int local_apply_changes(local_t *l, const proto_changes_t *ch, local_op_cb cb, v
     goto fail;
   if (local__commit(l) != 0)
     goto fail;
+  /* The erased data's pages are overwritten in the file (secure_delete),
+   * but the WAL still holds their old images until a checkpoint; one that
+   * cannot finish now (another process reading) is retried by SQLite's
+   * next automatic checkpoint. */
+  if (erased)
+    sqlite3_exec(l->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
   if (cb != NULL)
     for (i = 0; i < ch->nops; i++)
       cb(arg, &ch->ops[i], proto_str_eq(ch->ops[i].device, me));

@@ -61,6 +61,9 @@ int64_t local_meta_int(local_t *local, const char *key, int64_t dflt);
 
 /* Wall clock the tablet believes: real clock + skew (ms). Cannot fail. */
 int64_t local_device_clock(const local_t *local);
+/* Changes the skew given to local_open, as when a tablet's clock is set or
+ * jumps while it runs (tests/convergence uses it). Cannot fail. */
+void local_set_skew(local_t *local, int64_t skew_ms);
 /* Corrected time: device clock + the offset the server told us (ms). Every
  * timestamp the tablet records uses this. Cannot fail. */
 int64_t local_now(local_t *local);

@@ -1,6 +1,6 @@
 /* main.c — the turf-tablet command: a teacher's tablet on the command line.
  *
- *   turf-tablet --db FILE [--clock-skew-ms N] <command> ...
+ *   turf-tablet --db FILE [--clock-skew-ms N] [--ca FILE] <command> ...
  *
  * Results go to stdout, errors to stderr; exit 0 on success, 1 on failure.
  * Owns the command line, the loop of the online commands (enroll, sync,
@@ -22,7 +22,7 @@
 #include "tablet.h"
 
 static const char usage[] =
-    "usage: turf-tablet --db FILE [--clock-skew-ms N] <command> ...\n"
+    "usage: turf-tablet --db FILE [--clock-skew-ms N] [--ca FILE] <command> ...\n"
     "  enroll --server URL --code CODE [--name NAME]\n"
     "  sync [--timeout SECONDS] [--server URL]\n"
     "  watch [--for SECONDS] [--server URL]\n"
@@ -35,7 +35,11 @@ static const char usage[] =
     "  post ACTIVITY TEXT | edit MESSAGE TEXT | delete MESSAGE | messages ACTIVITY\n"
     "  log SESSION [--start] [--end] [--headcount N] [--notes TEXT]\n"
     "  sim --server URL --code CODE --tablets N --ops M --dir DIR [--seed S]\n"
-    "The file can also be given as TURF_TABLET_DB.\n";
+    "The file can also be given as TURF_TABLET_DB. --ca (or TURF_TABLET_CA) names the\n"
+    "PEM CA certificate a wss:// server's certificate must chain to.\n";
+
+/* --ca / TURF_TABLET_CA, for every online command; NULL: the system's CAs. */
+static const char *main__ca_file;
 
 /* ---- argument helpers ---------------------------------------------------- */
 
@@ -237,7 +241,7 @@ static int main__online(main__mode_t mode, local_t *local, const char *url, cons
   run.result = 1;
   if (uv_loop_init(&run.loop) != 0)
     return 1;
-  run.client = client_new(&run.loop);
+  run.client = client_new_opts(&run.loop, &(client_options_t){.ca_file = main__ca_file});
   if (run.client == NULL) {
     uv_loop_close(&run.loop);
     return 1;
@@ -533,6 +537,7 @@ static int main__local_command(local_t *local, const char *cmd, int argc, char *
 
 int main(int argc, char **argv) {
   const char *db = getenv("TURF_TABLET_DB");
+  const char *ca = getenv("TURF_TABLET_CA");
   const char *cmd;
   int64_t skew = 0;
   local_t *local;
@@ -540,9 +545,13 @@ int main(int argc, char **argv) {
 
   /* A tablet that loses its server mid-write must not die of SIGPIPE. */
   signal(SIGPIPE, SIG_IGN);
+  if (ca != NULL && ca[0] != '\0')
+    main__ca_file = ca;
   for (; i < argc && main__is_option(argv[i]); i++) {
     if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
       db = argv[++i];
+    } else if (strcmp(argv[i], "--ca") == 0 && i + 1 < argc) {
+      main__ca_file = argv[++i];
     } else if (strcmp(argv[i], "--clock-skew-ms") == 0 && i + 1 < argc) {
       if (!main__parse_i64(argv[++i], &skew)) {
         fprintf(stderr, "turf-tablet: --clock-skew-ms wants a number\n");

@@ -32,6 +32,7 @@ static const want_field_t want[] = {
     {4, 3, "contact", MERGE_LWW, PROTO_STR, true, 0, 200},
     {4, 4, "referral", MERGE_LWW, PROTO_STR, true, 0, 100},
     {4, 5, "first_seen", MERGE_MIN, PROTO_INT, false, 0, MS_MAX},
+    {4, 6, "merged_into", MERGE_LWW, PROTO_STR, true, 1, 64},
     {5, 1, "status", MERGE_LWW, PROTO_STR, false, 1, 16},
     {5, 2, "arrived", MERGE_MIN, PROTO_INT, true, 0, MS_MAX},
     {5, 3, "departed", MERGE_MAX, PROTO_INT, true, 0, MS_MAX},
@@ -43,6 +44,7 @@ static const want_field_t want[] = {
     {8, 2, "ended", MERGE_LWW, PROTO_INT, true, 0, MS_MAX},
     {8, 3, "headcount", MERGE_LWW, PROTO_INT, true, 0, 100000},
     {8, 4, "notes", MERGE_LWW, PROTO_STR, true, 0, PROTO_MAX_TEXT_BYTES},
+    {9, 1, "erased", MERGE_MIN, PROTO_INT, false, 0, MS_MAX},
 };
 
 static void test_table(void) {
@@ -54,11 +56,12 @@ static void test_table(void) {
       {"location", "locations", "id", NULL, 1},
       {"activity", "activities", "id", NULL, 4},
       {"session", "sessions", "id", NULL, 4},
-      {"participant", "participants", "id", NULL, 5},
+      {"participant", "participants", "id", NULL, 6},
       {"checkin", "checkins", "session", "participant", 3},
       {"tally", "tallies", "session", NULL, 1},
       {"message", "messages", "id", NULL, 3},
       {"session_log", "session_logs", "session", NULL, 4},
+      {"erasure", "erasures", "participant", NULL, 1},
   };
   size_t i;
   uint8_t t;
@@ -230,6 +233,13 @@ static void test_valid_ops(void) {
   fnil(3);
   fnil(4);
   OK();
+
+  start(SCHEMA_ERASURE, U1, NULL);
+  fi(1, 1717000000000);
+  OK();
+  start(SCHEMA_ERASURE, U1, NULL);
+  fnil(1); /* an erasure always says when */
+  BAD();
 }
 
 static void test_keys(void) {

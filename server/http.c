@@ -1,0 +1,150 @@
+/* http.c — the dashboard's http routes (http.h): the page for a logged-in
+ * coordinator, the login page for anyone else.
+ *
+ * The page's files are embedded in turfd (web_assets.c, generated from
+ * server/web/ by embed.cmake) rather than installed next to it: the page a
+ * turfd serves is then always the one built with it, nothing has to be
+ * found on disk at run time (from the build tree, an install, or a test),
+ * and the files are small (tens of kilobytes).
+ *
+ * Owns nothing: replies point at static data. */
+#include "http.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "auth.h"
+#include "log.h"
+#include "web_assets.h"
+
+/* Bytes written per writable callback: one busy browser cannot hold the
+ * loop, and the buffer stays on the stack. */
+#define HTTP__CHUNK 4096
+
+bool http_same_origin(struct lws *wsi) {
+  char origin[256], host[256], want[300];
+  int n = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
+
+  if (n <= 0)
+    return lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) == 0; /* absent, not too long */
+  if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0)
+    return false;
+  snprintf(want, sizeof(want), "http://%s", host);
+  if (strcmp(origin, want) == 0)
+    return true;
+  snprintf(want, sizeof(want), "https://%s", host);
+  return strcmp(origin, want) == 0;
+}
+
+/* Which page a path names: the dashboard (which needs a session), the login
+ * page, or one of their files. */
+typedef enum { HTTP__FILE, HTTP__DASHBOARD, HTTP__LOGIN } http_page_t;
+
+static const web_asset_t *http__asset(const char *path, http_page_t *page) {
+  *page = HTTP__FILE;
+  /* The page itself answers at the root too, so the address turfd prints
+   * opens it. */
+  if (strcmp(path, "/") == 0 || strcmp(path, "/dashboard") == 0 ||
+      strcmp(path, "/dashboard/") == 0 || strcmp(path, "/dashboard/index.html") == 0) {
+    *page = HTTP__DASHBOARD;
+    path = "/dashboard/index.html";
+  } else if (strcmp(path, "/login") == 0 || strcmp(path, "/dashboard/login.html") == 0) {
+    *page = HTTP__LOGIN;
+    path = "/dashboard/login.html";
+  }
+  for (size_t i = 0; i < web_nassets; i++)
+    if (strcmp(web_assets[i].path, path) == 0)
+      return &web_assets[i];
+  return NULL;
+}
+
+static int http__header(struct lws *wsi, const char *name, const char *value, uint8_t **p,
+                        uint8_t *end) {
+  return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+                                     (const unsigned char *)value, (int)strlen(value), p, end);
+}
+
+static int http__status(struct lws *wsi, unsigned code, const char *text) {
+  lws_return_http_status(wsi, code, text);
+  return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* 303 to location, with an empty body (written on the writable callback:
+ * under HTTP/2 the final write is what ends the stream). */
+static int http__redirect(struct lws *wsi, const char *location, http_reply_t *reply) {
+  static const uint8_t empty[1] = {0};
+  uint8_t buf[LWS_PRE + 512], *start = &buf[LWS_PRE], *p = start, *end = &buf[sizeof buf - 1];
+
+  if (lws_add_http_header_status(wsi, HTTP_STATUS_SEE_OTHER, &p, end) ||
+      lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_LOCATION, (const unsigned char *)location,
+                                   (int)strlen(location), &p, end) ||
+      http__header(wsi, "cache-control:", "no-store", &p, end) ||
+      lws_add_http_header_content_length(wsi, 0, &p, end) ||
+      lws_finalize_write_http_header(wsi, start, &p, end))
+    return 1;
+  reply->body = empty;
+  reply->len = 0;
+  reply->sent = 0;
+  lws_callback_on_writable(wsi);
+  return 0;
+}
+
+int http_on_request(struct lws *wsi, const char *path, http_reply_t *reply) {
+  uint8_t buf[LWS_PRE + 1024], *start = &buf[LWS_PRE], *p = start, *end = &buf[sizeof buf - 1];
+  http_page_t page;
+  const web_asset_t *asset = http__asset(path, &page);
+  auth_user_t user;
+  bool logged_in;
+
+  memset(reply, 0, sizeof(*reply));
+  if (asset == NULL)
+    return http__status(wsi, HTTP_STATUS_NOT_FOUND, "not found");
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
+    return http__status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "only GET");
+  /* The dashboard shows an organisation's people: only to its
+   * coordinators. The login page sends one who is logged in on to it. */
+  logged_in = page != HTTP__FILE && auth_request_user(wsi, &user) == 0;
+  if (page == HTTP__DASHBOARD && !logged_in)
+    return http__redirect(wsi, "/login", reply);
+  if (page == HTTP__LOGIN && logged_in)
+    return http__redirect(wsi, "/", reply);
+
+  /* no-store: a new turfd serves a new page, and the page answers only a
+   * session; the policy keeps it from being framed or loading anything
+   * foreign. */
+  if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, asset->type, asset->len, &p, end) ||
+      http__header(wsi, "cache-control:", "no-store", &p, end) ||
+      http__header(wsi, "x-content-type-options:", "nosniff", &p, end) ||
+      http__header(wsi, "content-security-policy:",
+                   "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
+                   "frame-ancestors 'none'; form-action 'self'",
+                   &p, end) ||
+      lws_finalize_write_http_header(wsi, start, &p, end))
+    return 1;
+  reply->body = asset->data;
+  reply->len = asset->len;
+  reply->sent = 0;
+  lws_callback_on_writable(wsi);
+  return 0;
+}
+
+int http_on_writable(struct lws *wsi, http_reply_t *reply) {
+  uint8_t buf[LWS_PRE + HTTP__CHUNK];
+  size_t n = reply->len - reply->sent;
+  bool last;
+
+  if (n > HTTP__CHUNK)
+    n = HTTP__CHUNK;
+  last = reply->sent + n == reply->len;
+  memcpy(&buf[LWS_PRE], reply->body + reply->sent, n);
+  if (lws_write(wsi, &buf[LWS_PRE], n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+    return 1;
+  reply->sent += n;
+  if (!last) {
+    lws_callback_on_writable(wsi);
+    return 0;
+  }
+  memset(reply, 0, sizeof(*reply));
+  return lws_http_transaction_completed(wsi) ? -1 : 0;
+}

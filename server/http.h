@@ -1,0 +1,36 @@
+/* http.h — turfd's plain http routes besides /healthz and /auth: the
+ * coordinator dashboard's page, its login page and their files, embedded in
+ * the binary at build time (web_assets.h). The dashboard's page answers only
+ * a request carrying a live coordinator session (auth.h); any other gets a
+ * redirect to the login page. The files (style, scripts) hold no data and
+ * answer anyone. Loop thread only. */
+#ifndef TURF_HTTP_H
+#define TURF_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct lws;
+
+/* One response being written; lives in the http connection's per-session
+ * data (ws.c), zeroed by lws. body is static (an embedded file or a fixed
+ * text). */
+typedef struct {
+  const uint8_t *body;
+  size_t len;  /* bytes (body) */
+  size_t sent; /* bytes written so far */
+} http_reply_t;
+
+/* For LWS_CALLBACK_HTTP on any path but /healthz: answers the request
+ * (writing headers now, the body on writable callbacks). Returns what the
+ * lws callback should return. */
+int http_on_request(struct lws *wsi, const char *path, http_reply_t *reply);
+/* For LWS_CALLBACK_HTTP_WRITEABLE while reply->body is set. */
+int http_on_writable(struct lws *wsi, http_reply_t *reply);
+
+/* For the dashboard's websocket: no Origin header (not a browser) or the
+ * Origin is this very host, http or https. Cannot fail. */
+bool http_same_origin(struct lws *wsi);
+
+#endif

@@ -1,0 +1,505 @@
+/* Turf coordinator dashboard: the page's only script, no libraries.
+ *
+ * It opens a websocket to the turfd that served it (subprotocol
+ * turf.dashboard.v1), receives JSON views of one organisation as they
+ * change (docs/dashboard.md), and renders each part into its section. The
+ * coordinator's revert, dismiss and merge buttons send small JSON commands
+ * back. Everything the server sends is put on the page as text (never as
+ * HTML), because names and messages come from tablets. */
+'use strict';
+(function () {
+  const TEXT = {
+    nl: {
+      title: 'Turf — coördinatie', skip: 'Naar de inhoud', organisation: 'Organisatie',
+      parts_label: 'Onderdelen', switch_lang: 'Switch to English', other_lang: 'EN',
+      connecting: 'Verbinden…', connected: 'Live', disconnected: 'Verbinding weg — opnieuw verbinden…',
+      nav_today: 'Vandaag', nav_arrivals: 'Binnenkomst', nav_devices: 'Tablets',
+      nav_conflicts: 'Conflicten', nav_duplicates: 'Dubbelen', nav_messages: 'Berichten',
+      today: 'Vandaag', arrivals: 'Binnenkomst', devices: 'Tablets', conflicts: 'Conflicten',
+      duplicates: 'Mogelijk dubbele deelnemers', messages: 'Groepsberichten',
+      no_sessions: 'Vandaag staan er geen bijeenkomsten gepland.', unknown_location: 'Locatie onbekend',
+      cancelled: 'afgelast', headcount: 'aantal aanwezig', headcount_note: '{0} met naam + {1} anoniem',
+      nobody: 'Nog niemand ingecheckt.', left: 'weg {0}',
+      status_present: 'aanwezig', status_absent: 'afwezig', status_excused: 'afgemeld',
+      no_arrivals: 'Vandaag is nog niemand binnengekomen.', arrived: '{0} is binnen bij {1}',
+      th_device: 'Tablet', th_status: 'Status', th_last: 'Laatste sync', th_outbox: 'Nog te versturen',
+      th_clock: 'Klok', th_app: 'App', online: 'online', offline: 'offline', never: 'nooit',
+      no_devices: 'Nog geen tablets aangemeld.', revoked: 'ingetrokken',
+      clock_ok: 'klopt', clock_behind: '{0} achter', clock_ahead: '{0} voor',
+      just_now: 'zojuist', min_ago: '{0} min geleden', hours_ago: '{0} uur geleden', days_ago: '{0} dagen geleden',
+      tablet: 'Tablet {0}', server: 'De server',
+      c_set_person: '{0} zette {1} op {2} om {3}', c_set_field: '{0} zette {1} van {2} op {3} om {4}',
+      c_had: '{0} had {1} gezet om {2}', c_kept: 'Bewaard: {0}.',
+      revert: 'Terugzetten naar {0}', dismiss: 'Zo laten',
+      resolved_1: 'Teruggezet', resolved_2: 'Zo gelaten',
+      no_conflicts: 'Geen conflicten: wat de tablets vastlegden, past bij elkaar.',
+      empty_value: '(leeg)', yes: 'ja', no: 'nee', something: 'iets',
+      dup_title: 'Mogelijk dezelfde persoon: {0}',
+      dup_member: 'eerst gezien {0} door {1} · {2} check-in(s)', merge_into: 'Samenvoegen in deze',
+      no_duplicates: 'Geen mogelijke dubbelen.',
+      no_activities: 'Nog geen activiteiten.', no_messages: 'Nog geen berichten.', deleted: '(verwijderd)',
+      done_revert: 'Teruggezet; de tablets krijgen het meteen.', done_dismiss: 'Conflict afgesloten.',
+      done_merge: 'Samengevoegd; de tablets krijgen het meteen.', failed: 'Niet gelukt: {0}',
+      logout: 'Uitloggen', signed_in: 'Ingelogd als {0}', read_only: '{0} (alleen lezen)',
+      fields: {
+        'location.name': 'naam', 'activity.name': 'naam', 'activity.location': 'locatie',
+        'activity.weekday': 'weekdag', 'activity.start_time': 'begintijd', 'session.date': 'datum',
+        'session.start_time': 'begintijd', 'session.cancelled': 'afgelast', 'session.activity': 'activiteit',
+        'participant.name': 'naam', 'participant.pseudonym': 'schuilnaam', 'participant.contact': 'contact',
+        'participant.referral': 'verwijzer', 'participant.merged_into': 'samengevoegd met',
+        'checkin.status': 'status', 'message.body': 'tekst', 'message.deleted': 'verwijderd',
+        'session_log.started': 'begin', 'session_log.ended': 'einde', 'session_log.headcount': 'aantal',
+        'session_log.notes': 'notities',
+      },
+    },
+    en: {
+      title: 'Turf — coordination', skip: 'Skip to content', organisation: 'Organisation',
+      parts_label: 'Sections', switch_lang: 'Schakel naar Nederlands', other_lang: 'NL',
+      connecting: 'Connecting…', connected: 'Live', disconnected: 'Connection lost — reconnecting…',
+      nav_today: 'Today', nav_arrivals: 'Arrivals', nav_devices: 'Tablets',
+      nav_conflicts: 'Conflicts', nav_duplicates: 'Duplicates', nav_messages: 'Messages',
+      today: 'Today', arrivals: 'Arrivals', devices: 'Tablets', conflicts: 'Conflicts',
+      duplicates: 'Probable duplicate participants', messages: 'Group messages',
+      no_sessions: 'No sessions are planned for today.', unknown_location: 'Unknown location',
+      cancelled: 'cancelled', headcount: 'headcount', headcount_note: '{0} named + {1} anonymous',
+      nobody: 'Nobody checked in yet.', left: 'left {0}',
+      status_present: 'present', status_absent: 'absent', status_excused: 'excused',
+      no_arrivals: 'Nobody has arrived today yet.', arrived: '{0} arrived at {1}',
+      th_device: 'Tablet', th_status: 'Status', th_last: 'Last sync', th_outbox: 'Still to send',
+      th_clock: 'Clock', th_app: 'App', online: 'online', offline: 'offline', never: 'never',
+      no_devices: 'No tablets enrolled yet.', revoked: 'revoked',
+      clock_ok: 'right', clock_behind: '{0} behind', clock_ahead: '{0} ahead',
+      just_now: 'just now', min_ago: '{0} min ago', hours_ago: '{0} h ago', days_ago: '{0} days ago',
+      tablet: 'Tablet {0}', server: 'The server',
+      c_set_person: '{0} set {1} to {2} at {3}', c_set_field: '{0} set the {1} of {2} to {3} at {4}',
+      c_had: '{0} had set {1} at {2}', c_kept: 'Kept: {0}.',
+      revert: 'Revert to {0}', dismiss: 'Keep as is',
+      resolved_1: 'Reverted', resolved_2: 'Kept as is',
+      no_conflicts: 'No conflicts: what the tablets recorded fits together.',
+      empty_value: '(empty)', yes: 'yes', no: 'no', something: 'something',
+      dup_title: 'Possibly the same person: {0}',
+      dup_member: 'first seen {0} by {1} · {2} check-in(s)', merge_into: 'Merge into this one',
+      no_duplicates: 'No probable duplicates.',
+      no_activities: 'No activities yet.', no_messages: 'No messages yet.', deleted: '(deleted)',
+      done_revert: 'Reverted; the tablets get it at once.', done_dismiss: 'Conflict closed.',
+      done_merge: 'Merged; the tablets get it at once.', failed: 'Did not work: {0}',
+      logout: 'Log out', signed_in: 'Logged in as {0}', read_only: '{0} (read only)',
+      fields: {
+        'location.name': 'name', 'activity.name': 'name', 'activity.location': 'location',
+        'activity.weekday': 'weekday', 'activity.start_time': 'start time', 'session.date': 'date',
+        'session.start_time': 'start time', 'session.cancelled': 'cancelled', 'session.activity': 'activity',
+        'participant.name': 'name', 'participant.pseudonym': 'pseudonym', 'participant.contact': 'contact',
+        'participant.referral': 'referral', 'participant.merged_into': 'merged into',
+        'checkin.status': 'status', 'message.body': 'text', 'message.deleted': 'deleted',
+        'session_log.started': 'start', 'session_log.ended': 'end', 'session_log.headcount': 'headcount',
+        'session_log.notes': 'notes',
+      },
+    },
+  };
+
+  const params = new URLSearchParams(location.search);
+  let lang = params.get('lang') || localStorage.getItem('turf.lang') || 'nl';
+  if (!TEXT[lang]) lang = 'nl';
+
+  const state = {
+    org: 0, wantOrg: 0, orgs: [], today: null, devices: null, online: new Set(), conflicts: null,
+    duplicates: null, messages: null, seenArrivals: null, freshArrivals: new Set(), seenPeople: null,
+  };
+  let ws = null, retry = 0, reqNo = 0, me = null, leaving = false;
+  const pending = new Map(); /* page request number -> kind of action */
+  const decoder = new TextDecoder('utf-8'); /* broken UTF-8 becomes U+FFFD */
+
+  /* ---- helpers ---- */
+  function t(key, ...args) {
+    const s = TEXT[lang][key] !== undefined ? TEXT[lang][key] : key;
+    return String(s).replace(/\{(\d)\}/g, (_, i) => (args[i] !== undefined ? args[i] : ''));
+  }
+  function h(tag, attrs, ...kids) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'class') el.className = v;
+      else if (k === 'text') el.textContent = v;
+      else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+      else el.setAttribute(k, v === true ? '' : String(v));
+    }
+    for (const kid of kids.flat()) {
+      if (kid === null || kid === undefined || kid === false) continue;
+      el.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+    }
+    return el;
+  }
+  const locale = () => (lang === 'nl' ? 'nl-NL' : 'en-GB');
+  function hhmm(ms) {
+    if (ms === null || ms === undefined) return '—';
+    return new Date(ms).toLocaleTimeString(locale(), { hour: '2-digit', minute: '2-digit' });
+  }
+  function dayTime(ms) {
+    if (!ms) return t('never');
+    const d = new Date(ms), now = new Date();
+    if (d.toDateString() === now.toDateString()) return hhmm(ms);
+    return d.toLocaleString(locale(), { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+  }
+  function ago(ms) {
+    if (!ms) return t('never');
+    const s = Math.max(0, (Date.now() - ms) / 1000);
+    if (s < 60) return t('just_now');
+    if (s < 3600) return t('min_ago', Math.floor(s / 60));
+    if (s < 86400 * 2) return t('hours_ago', Math.floor(s / 3600));
+    return t('days_ago', Math.floor(s / 86400));
+  }
+  function duration(ms) {
+    const a = Math.abs(ms) / 1000;
+    if (a < 60) return (Math.round(a * 10) / 10).toLocaleString(locale()) + ' s';
+    if (a < 3600) return Math.round(a / 60) + ' min';
+    if (a < 86400 * 2) return Math.round(a / 3600) + ' h';
+    return Math.round(a / 86400) + (lang === 'nl' ? ' dagen' : ' days');
+  }
+  function statusWord(s) { return s ? t('status_' + s) : '—'; }
+  function deviceLabel(id, name) {
+    if (id === 'server' || (id && id.startsWith('server-'))) return t('server');
+    return t('tablet', name || (id ? id.slice(0, 8) : '?'));
+  }
+  function valueWord(type, field, v) {
+    if (v === null || v === undefined) return t('empty_value');
+    if (type === 'checkin' && field === 'status') return statusWord(v);
+    if (typeof v === 'number' && (field === 'cancelled' || field === 'deleted')) return v ? t('yes') : t('no');
+    if (typeof v === 'number' && v > 1e11) return dayTime(v); /* a time in ms */
+    return '“' + v + '”';
+  }
+  function announce(text) {
+    const el = document.getElementById('announce');
+    el.textContent = '';
+    setTimeout(() => { el.textContent = text; }, 30);
+  }
+  let toastTimer = null;
+  function toast(text) {
+    const el = document.getElementById('toast');
+    el.textContent = text;
+    el.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { el.hidden = true; }, 4000);
+  }
+  /* Re-rendering replaces a section's nodes; a keyboard user's focus goes
+   * back to the element with the same data-key, if it is still there. */
+  function replaceBody(id, ...nodes) {
+    const body = document.getElementById(id);
+    const active = document.activeElement;
+    const key = active && body.contains(active) ? active.getAttribute('data-key') : null;
+    body.replaceChildren(...nodes.flat());
+    if (key) {
+      const again = body.querySelector('[data-key="' + CSS.escape(key) + '"]');
+      if (again) again.focus();
+      else body.closest('section').focus();
+    }
+  }
+  function send(obj) {
+    if (ws && ws.readyState === WebSocket.OPEN) { ws.send(JSON.stringify(obj)); return true; }
+    return false;
+  }
+  function act(kind, fields, button) {
+    const req = ++reqNo;
+    if (!send(Object.assign({ t: kind, req }, fields))) { toast(t('failed', t('disconnected'))); return; }
+    pending.set(req, kind);
+    if (button) button.disabled = true;
+  }
+
+  /* ---- today ---- */
+  function renderToday() {
+    const today = state.today;
+    document.getElementById('today-date').textContent = today
+      ? new Date(today.date + 'T12:00:00').toLocaleDateString(locale(), { weekday: 'long', day: 'numeric', month: 'long' })
+      : '';
+    if (!today) return;
+    if (!today.sessions.length) { replaceBody('today-body', h('p', { class: 'empty', text: t('no_sessions') })); return; }
+    const byLoc = new Map();
+    for (const s of today.sessions) {
+      const key = s.location || '';
+      if (!byLoc.has(key)) byLoc.set(key, { name: s.location_name || t('unknown_location'), sessions: [] });
+      byLoc.get(key).sessions.push(s);
+    }
+    const seen = state.seenPeople;
+    const now = new Set();
+    const out = [];
+    for (const [locId, loc] of byLoc) {
+      out.push(h('div', { class: 'location', 'data-location': locId },
+        h('h3', { text: loc.name }),
+        h('div', { class: 'sessions' }, loc.sessions.map((s) => {
+          const headcount = s.present + s.tally;
+          const people = s.checkins.map((c) => {
+            const key = s.id + '/' + c.participant;
+            now.add(key + '/' + c.status);
+            const fresh = seen && !seen.has(key + '/' + c.status);
+            return h('li', { 'data-participant': c.participant, class: fresh ? 'fresh' : null },
+              h('span', { class: 'name', text: c.name }),
+              h('span', {},
+                h('span', { class: 'chip ' + (c.status || ''), text: statusWord(c.status) }), ' ',
+                h('span', { class: 'time', text: c.departed ? t('left', hhmm(c.departed)) : hhmm(c.arrived) })));
+          });
+          return h('article', { class: 'session' + (s.cancelled ? ' cancelled' : ''), 'data-session': s.id,
+            'aria-label': (s.activity_name || s.activity) + ' ' + (s.start || '') },
+          h('header', {},
+            h('h4', { text: s.activity_name || s.activity }),
+            h('span', { class: 'time', text: (s.start || '') + (s.cancelled ? ' · ' + t('cancelled') : '') })),
+          h('div', { class: 'headcount', 'data-testid': 'headcount', title: t('headcount'), text: String(headcount) }),
+          h('div', { class: 'headcount-note', text: t('headcount_note', s.present, s.tally) }),
+          people.length ? h('ul', { class: 'people' }, people) : h('p', { class: 'empty', text: t('nobody') }));
+        }))));
+    }
+    state.seenPeople = now;
+    replaceBody('today-body', out);
+    renderArrivals();
+  }
+
+  function renderArrivals() {
+    const today = state.today;
+    if (!today) return;
+    const all = [];
+    for (const s of today.sessions)
+      for (const c of s.checkins)
+        if (c.arrived !== null && c.arrived !== undefined)
+          all.push({ key: s.id + '/' + c.participant, name: c.name, at: c.arrived, where: s.activity_name || s.activity });
+    all.sort((a, b) => b.at - a.at);
+    const first = state.seenArrivals === null;
+    const seen = state.seenArrivals || new Set();
+    for (const a of all) {
+      if (!first && !seen.has(a.key)) {
+        state.freshArrivals.add(a.key);
+        announce(t('arrived', a.name, a.where));
+      }
+      seen.add(a.key);
+    }
+    state.seenArrivals = seen;
+    const items = all.slice(0, 15).map((a) => h('li', { class: state.freshArrivals.has(a.key) ? 'fresh' : null, 'data-arrival': a.key },
+      h('span', { class: 'when', text: hhmm(a.at) }),
+      h('span', {}, h('strong', { text: a.name }), ' · ', a.where)));
+    state.freshArrivals.clear();
+    replaceBody('arrivals-body', items.length ? items : [h('li', { class: 'empty', text: t('no_arrivals') })]);
+  }
+
+  /* ---- devices ---- */
+  function renderDevices() {
+    const devices = state.devices;
+    if (!devices) return;
+    if (!devices.length) { replaceBody('devices-body', h('p', { class: 'empty', text: t('no_devices') })); return; }
+    const rows = devices.map((d) => {
+      const on = state.online.has(d.id);
+      const skewed = Math.abs(d.offset) > 60000;
+      const clock = Math.abs(d.offset) < 1000 ? t('clock_ok')
+        : d.offset > 0 ? t('clock_behind', duration(d.offset)) : t('clock_ahead', duration(d.offset));
+      return h('tr', { 'data-device': d.id },
+        h('td', {}, h('span', { class: 'dot' + (on ? ' on' : ''), 'aria-hidden': 'true' }), d.name || d.id.slice(0, 8),
+          d.revoked ? h('span', { class: 'muted', text: ' (' + t('revoked') + ')' }) : null),
+        h('td', { class: 'online', text: on ? t('online') : t('offline') }),
+        h('td', { title: dayTime(d.last_seen), text: ago(d.last_seen) }),
+        h('td', { class: 'num outbox', text: String(d.outbox) }),
+        h('td', { class: skewed ? 'skew' : null, text: clock }),
+        h('td', { class: 'app', text: d.app || '—' }));
+    });
+    replaceBody('devices-body', h('table', {},
+      h('thead', {}, h('tr', {}, ['th_device', 'th_status', 'th_last', 'th_outbox', 'th_clock', 'th_app'].map((k) => h('th', { scope: 'col', text: t(k) })))),
+      h('tbody', {}, rows)));
+  }
+
+  /* ---- conflicts ---- */
+  function conflictWords(c) {
+    const fieldKey = (c.type || '') + '.' + (c.field || '');
+    const fieldName = TEXT[lang].fields[fieldKey] || c.field || '?';
+    const subject = c.subject || t('something');
+    const lost = { dev: deviceLabel(c.lost_device, c.lost_device_name), v: valueWord(c.type, c.field, c.lost_value), at: hhmm(c.lost_ms) };
+    const kept = { dev: deviceLabel(c.kept_device, c.kept_device_name), v: valueWord(c.type, c.field, c.kept_value), at: hhmm(c.kept_ms) };
+    const [later, earlier] = c.lost_ms >= c.kept_ms ? [lost, kept] : [kept, lost];
+    const set = c.type === 'checkin' && c.field === 'status'
+      ? t('c_set_person', later.dev, subject, later.v, later.at)
+      : t('c_set_field', later.dev, fieldName, subject, later.v, later.at);
+    return set + '; ' + t('c_had', earlier.dev, earlier.v, earlier.at) + '. ' + t('c_kept', kept.v);
+  }
+
+  function renderConflicts() {
+    const list = state.conflicts;
+    if (!list) return;
+    const open = list.filter((c) => !c.resolved);
+    document.getElementById('conflicts-count').textContent = open.length ? String(open.length) : '';
+    if (!list.length) { replaceBody('conflicts-body', h('p', { class: 'empty', text: t('no_conflicts') })); return; }
+    replaceBody('conflicts-body', list.map((c) => h('article', { class: 'conflict' + (c.resolved ? ' resolved' : ''), 'data-conflict': c.id },
+      h('p', { class: 'words', text: conflictWords(c) }),
+      c.context ? h('p', { class: 'context', text: c.context }) : null,
+      c.resolved
+        ? h('p', { class: 'done', text: t('resolved_' + c.resolved) })
+        : h('div', { class: 'actions' },
+          h('button', { type: 'button', class: 'revert', 'data-key': 'revert-' + c.id,
+            onclick: (e) => act('revert', { id: c.id }, e.currentTarget),
+            text: t('revert', valueWord(c.type, c.field, c.lost_value)) }),
+          h('button', { type: 'button', class: 'secondary dismiss', 'data-key': 'dismiss-' + c.id,
+            onclick: (e) => act('dismiss', { id: c.id }, e.currentTarget), text: t('dismiss') })))));
+  }
+
+  /* ---- duplicates ---- */
+  function renderDuplicates() {
+    const groups = state.duplicates;
+    if (!groups) return;
+    document.getElementById('duplicates-count').textContent = groups.length ? String(groups.length) : '';
+    if (!groups.length) { replaceBody('duplicates-body', h('p', { class: 'empty', text: t('no_duplicates') })); return; }
+    replaceBody('duplicates-body', groups.map((g) => h('article', { class: 'dup', 'data-dup': g.norm },
+      h('strong', { text: t('dup_title', g.members[0].name) }),
+      h('ul', {}, g.members.map((m) => h('li', { 'data-member': m.id },
+        h('span', {}, h('span', { class: 'name', text: m.name }), h('br'),
+          h('span', { class: 'who', text: t('dup_member', dayTime(m.first_seen), deviceLabel(m.creator, m.creator_name), m.checkins) })),
+        h('button', { type: 'button', class: 'merge', 'data-key': 'merge-' + m.id,
+          onclick: (e) => {
+            for (const other of g.members) if (other.id !== m.id) act('merge', { keep: m.id, drop: other.id }, null);
+            e.currentTarget.disabled = true;
+          },
+          text: t('merge_into') })))))));
+  }
+
+  /* ---- messages ---- */
+  function renderMessages() {
+    const acts = state.messages;
+    if (!acts) return;
+    if (!acts.length) { replaceBody('messages-body', h('p', { class: 'empty', text: t('no_activities') })); return; }
+    replaceBody('messages-body', acts.map((a) => h('section', { class: 'activity', 'data-activity': a.id, 'aria-label': a.name },
+      h('h3', { text: a.name + (a.location_name ? ' · ' + a.location_name : '') }),
+      a.messages.length
+        ? h('ul', { class: 'msgs' }, a.messages.map((m) => h('li', { 'data-message': m.id },
+          h('div', { class: 'meta', text: dayTime(m.posted) + ' · ' + deviceLabel(m.author, m.author_name) }),
+          m.deleted ? h('div', { class: 'deleted', text: t('deleted') }) : h('div', { class: 'body', text: m.body }))))
+        : h('p', { class: 'empty', text: t('no_messages') }))));
+    for (const ul of document.querySelectorAll('#messages-body .msgs')) ul.scrollTop = ul.scrollHeight;
+  }
+
+  /* ---- organisation, language, connection ---- */
+  function renderOrgs() {
+    const pick = document.getElementById('org-pick');
+    const sel = document.getElementById('org-select');
+    const cur = state.orgs.find((o) => o.id === state.org);
+    document.getElementById('org-name').textContent = cur ? '· ' + cur.name : '';
+    pick.hidden = state.orgs.length < 2;
+    sel.replaceChildren(...state.orgs.map((o) => h('option', { value: o.id, selected: o.id === state.org, text: o.name })));
+  }
+
+  function applyLanguage() {
+    document.documentElement.lang = lang;
+    document.title = t('title');
+    for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.getAttribute('data-i18n'));
+    document.getElementById('nav').setAttribute('aria-label', t('parts_label'));
+    const btn = document.getElementById('lang');
+    btn.textContent = t('other_lang');
+    btn.setAttribute('aria-label', t('switch_lang'));
+    setConn(ws && ws.readyState === WebSocket.OPEN);
+    renderMe();
+    renderAll();
+  }
+
+  /* ---- who is logged in ---- */
+  function renderMe() {
+    const el = document.getElementById('who');
+    el.textContent = me ? (me.role === 'viewer' ? t('read_only', t('signed_in', me.login)) : t('signed_in', me.login)) : '';
+  }
+  /* Asks the server who this page's cookie is; without a session the page
+   * goes to the login form. Returns whether someone is logged in. */
+  async function whoAmI() {
+    try {
+      const res = await fetch('/auth/me', { headers: { Accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' });
+      if (res.status === 401) { leaving = true; location.assign('/login'); return false; }
+      if (res.ok) { me = await res.json(); renderMe(); }
+    } catch (e) { /* the server is away: the feed reconnects */ }
+    return true;
+  }
+  async function logout() {
+    leaving = true;
+    if (ws) ws.close();
+    try {
+      await fetch('/auth/logout', { method: 'POST', headers: { Accept: 'application/json' }, credentials: 'same-origin' });
+    } catch (e) { /* the session ends with the server anyway */ }
+    location.assign('/login');
+  }
+
+  function renderAll() {
+    renderOrgs(); renderToday(); renderDevices(); renderConflicts(); renderDuplicates(); renderMessages();
+  }
+
+  function setConn(on) {
+    const el = document.getElementById('conn');
+    el.className = 'conn ' + (on ? 'conn-on' : 'conn-off');
+    el.textContent = on ? t('connected') : (ws ? t('disconnected') : t('connecting'));
+    document.body.dataset.live = on ? '1' : '0';
+  }
+
+  function handle(msg) {
+    if (msg.org !== undefined) state.org = msg.org;
+    switch (msg.t) {
+      case 'hello': break;
+      case 'orgs': state.orgs = msg.data; renderOrgs(); break;
+      case 'today': state.today = msg.data; renderToday(); break;
+      case 'devices': state.devices = msg.data; state.online = new Set(msg.online || []); renderDevices(); break;
+      case 'conflicts': state.conflicts = msg.data; renderConflicts(); break;
+      case 'duplicates': state.duplicates = msg.data; renderDuplicates(); break;
+      case 'messages': state.messages = msg.data; renderMessages(); break;
+      case 'result': {
+        const kind = pending.get(msg.req);
+        pending.delete(msg.req);
+        if (msg.ok) toast(t('done_' + (kind || 'revert')));
+        else toast(t('failed', msg.message || msg.code));
+        announce(document.getElementById('toast').textContent);
+        break;
+      }
+      default: break;
+    }
+    document.body.dataset.lastUpdate = String(Date.now());
+  }
+
+  function connect() {
+    const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/';
+    ws = new WebSocket(url, 'turf.dashboard.v1');
+    ws.binaryType = 'arraybuffer';
+    ws.onopen = () => {
+      retry = 0;
+      document.body.dataset.feed = 'open';
+      setConn(true);
+      if (state.wantOrg) send({ t: 'org', org: state.wantOrg });
+    };
+    ws.onmessage = (ev) => {
+      const text = typeof ev.data === 'string' ? ev.data : decoder.decode(ev.data);
+      handle(JSON.parse(text));
+    };
+    ws.onclose = () => {
+      setConn(false);
+      document.body.dataset.feed = 'closed';
+      if (leaving) return;
+      /* A feed closed because the session ended sends the page to the
+       * login form; any other close reconnects. */
+      setTimeout(async () => { if (await whoAmI() && !leaving) connect(); },
+        Math.min(10000, 500 * 2 ** retry++));
+    };
+  }
+
+  document.addEventListener('DOMContentLoaded', () => {
+    document.getElementById('lang').addEventListener('click', () => {
+      lang = lang === 'nl' ? 'en' : 'nl';
+      localStorage.setItem('turf.lang', lang);
+      applyLanguage();
+    });
+    document.getElementById('org-select').addEventListener('change', (e) => {
+      state.wantOrg = Number(e.target.value);
+      state.seenArrivals = null;
+      state.seenPeople = null;
+      send({ t: 'org', org: state.wantOrg });
+    });
+    /* Section links move keyboard focus to the section, not just the view. */
+    for (const a of document.querySelectorAll('#nav a')) {
+      a.addEventListener('click', () => {
+        const target = document.querySelector(a.getAttribute('href'));
+        if (target) setTimeout(() => target.focus(), 0);
+      });
+    }
+    const clock = document.getElementById('clock');
+    const tick = () => { clock.textContent = hhmm(Date.now()); };
+    tick();
+    setInterval(() => { tick(); renderDevices(); }, 30000);
+    document.getElementById('logout').addEventListener('click', logout);
+    applyLanguage();
+    whoAmI();
+    connect();
+  });
+})();

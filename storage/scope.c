@@ -1,0 +1,493 @@
+/* scope.c — where ops belong and who may write them (see scope.h).
+ *
+ * Owns the prepared statements of one scope_t and nothing in the database:
+ * the caller owns the connection and the transaction. Every check is a
+ * primary-key or index lookup (the server schema indexes record ids for
+ * the "another organisation" test), a handful per op, so the check stays
+ * cheap next to applying the op. */
+#include "scope.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schema.h"
+
+struct scope_s {
+  sqlite3 *db; /* borrowed */
+  /* "does this id exist in another organisation", for the types whose
+   * records are named by their own id; NULL for the others */
+  sqlite3_stmt *other_org[SCHEMA_TYPE_MAX + 1];
+  sqlite3_stmt *erased;           /* (org, participant) was erased */
+  sqlite3_stmt *activity_loc;     /* an activity's location */
+  sqlite3_stmt *session_activity; /* a session's activity */
+  sqlite3_stmt *message_activity; /* a message's activity */
+  sqlite3_stmt *device_locs;      /* a device's locations */
+  sqlite3_stmt *unscope;          /* forgets a device's locations */
+  sqlite3_stmt *enroll;           /* copies a code's locations to a device */
+  /* Field ids that point at other records (0: the schema has none). */
+  uint8_t activity_location, session_activity_f, message_activity_f, participant_merged;
+};
+
+static int scope__prepare(scope_t *s, const char *sql, sqlite3_stmt **out) {
+  if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK) {
+    fprintf(stderr, "scope: cannot prepare \"%s\": %s\n", sql, sqlite3_errmsg(s->db));
+    return -1;
+  }
+  return 0;
+}
+
+static uint8_t scope__field_id(uint8_t type, const char *name) {
+  const schema_type_t *t = schema_type(type);
+  for (uint32_t i = 0; t != NULL && i < t->nfields; i++)
+    if (strcmp(t->fields[i].name, name) == 0)
+      return t->fields[i].id;
+  return 0;
+}
+
+scope_t *scope_open(sqlite3 *db) {
+  static const uint8_t by_id[] = {SCHEMA_LOCATION, SCHEMA_ACTIVITY, SCHEMA_SESSION,
+                                  SCHEMA_PARTICIPANT, SCHEMA_MESSAGE};
+  const schema_type_t *act = schema_type(SCHEMA_ACTIVITY);
+  const schema_type_t *ses = schema_type(SCHEMA_SESSION);
+  const schema_type_t *msg = schema_type(SCHEMA_MESSAGE);
+  const schema_type_t *era = schema_type(SCHEMA_ERASURE);
+  char sql[256];
+  scope_t *s = calloc(1, sizeof(*s));
+
+  if (s == NULL)
+    return NULL;
+  s->db = db;
+  for (size_t i = 0; i < sizeof(by_id); i++) {
+    const schema_type_t *t = schema_type(by_id[i]);
+    snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE %s = ?1 AND org <> ?2 LIMIT 1", t->table,
+             t->key_column);
+    if (scope__prepare(s, sql, &s->other_org[t->id]) != 0)
+      goto fail;
+  }
+  snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE org = ?1 AND %s = ?2", era->table,
+           era->key_column);
+  if (scope__prepare(s, sql, &s->erased) != 0)
+    goto fail;
+  snprintf(sql, sizeof(sql), "SELECT location FROM %s WHERE org = ?1 AND %s = ?2", act->table,
+           act->key_column);
+  if (scope__prepare(s, sql, &s->activity_loc) != 0)
+    goto fail;
+  snprintf(sql, sizeof(sql), "SELECT activity FROM %s WHERE org = ?1 AND %s = ?2", ses->table,
+           ses->key_column);
+  if (scope__prepare(s, sql, &s->session_activity) != 0)
+    goto fail;
+  snprintf(sql, sizeof(sql), "SELECT activity FROM %s WHERE org = ?1 AND %s = ?2", msg->table,
+           msg->key_column);
+  if (scope__prepare(s, sql, &s->message_activity) != 0)
+    goto fail;
+  if (scope__prepare(s, "SELECT location FROM device_locations WHERE device = ?1 ORDER BY location",
+                     &s->device_locs) != 0 ||
+      scope__prepare(s, "DELETE FROM device_locations WHERE device = ?1", &s->unscope) != 0 ||
+      scope__prepare(s,
+                     "INSERT OR IGNORE INTO device_locations (device, location) "
+                     "SELECT ?2, location FROM enroll_code_locations WHERE code = ?1",
+                     &s->enroll) != 0)
+    goto fail;
+  s->activity_location = scope__field_id(SCHEMA_ACTIVITY, "location");
+  s->session_activity_f = scope__field_id(SCHEMA_SESSION, "activity");
+  s->message_activity_f = scope__field_id(SCHEMA_MESSAGE, "activity");
+  s->participant_merged = scope__field_id(SCHEMA_PARTICIPANT, "merged_into");
+  return s;
+
+fail:
+  scope_close(s);
+  return NULL;
+}
+
+void scope_close(scope_t *s) {
+  if (s == NULL)
+    return;
+  for (int i = 0; i <= SCHEMA_TYPE_MAX; i++)
+    sqlite3_finalize(s->other_org[i]);
+  sqlite3_finalize(s->erased);
+  sqlite3_finalize(s->activity_loc);
+  sqlite3_finalize(s->session_activity);
+  sqlite3_finalize(s->message_activity);
+  sqlite3_finalize(s->device_locs);
+  sqlite3_finalize(s->unscope);
+  sqlite3_finalize(s->enroll);
+  free(s);
+}
+
+/* ---- lookups -------------------------------------------------------------- */
+
+static void scope__bind_str(sqlite3_stmt *st, int i, proto_str_t v) {
+  sqlite3_bind_text(st, i, v.len ? v.ptr : "", (int)v.len, SQLITE_TRANSIENT);
+}
+
+/* Runs a one-row lookup by (org, id). *found tells whether a row came back;
+ * with text non-NULL its first column is copied there ("" when NULL or too
+ * long to be an id). Returns 0 or PROTO_ESTORAGE. */
+static int scope__lookup(scope_t *s, sqlite3_stmt *st, int64_t org, proto_str_t id, bool *found,
+                         char text[PROTO_MAX_ID_BYTES + 1]) {
+  int rc;
+
+  sqlite3_bind_int64(st, 1, org);
+  scope__bind_str(st, 2, id);
+  rc = sqlite3_step(st);
+  *found = rc == SQLITE_ROW;
+  if (text != NULL) {
+    text[0] = '\0';
+    if (*found && sqlite3_column_type(st, 0) == SQLITE_TEXT &&
+        sqlite3_column_bytes(st, 0) <= PROTO_MAX_ID_BYTES)
+      snprintf(text, PROTO_MAX_ID_BYTES + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    fprintf(stderr, "scope: %s: %s\n", sqlite3_sql(st), sqlite3_errmsg(s->db));
+    return PROTO_ESTORAGE;
+  }
+  return 0;
+}
+
+/* PROTO_EOUT_OF_SCOPE when a record of `type` named id exists in an
+ * organisation other than org. The statement binds (id, org), the other
+ * way round from scope__lookup. */
+static int scope__foreign(scope_t *s, uint8_t type, int64_t org, proto_str_t id) {
+  sqlite3_stmt *st = s->other_org[type];
+  int rc;
+
+  if (st == NULL || id.len == 0)
+    return 0;
+  scope__bind_str(st, 1, id);
+  sqlite3_bind_int64(st, 2, org);
+  rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc == SQLITE_ROW)
+    return PROTO_EOUT_OF_SCOPE;
+  if (rc != SQLITE_DONE) {
+    fprintf(stderr, "scope: %s\n", sqlite3_errmsg(s->db));
+    return PROTO_ESTORAGE;
+  }
+  return 0;
+}
+
+static int scope__erased(scope_t *s, int64_t org, proto_str_t participant) {
+  bool found;
+  int rc;
+  if (participant.len == 0)
+    return 0;
+  rc = scope__lookup(s, s->erased, org, participant, &found, NULL);
+  if (rc != 0)
+    return rc;
+  return found ? PROTO_EERASED : 0;
+}
+
+/* The string value op sets for field id, if any. */
+static bool scope__op_str(const proto_op_t *op, uint8_t id, proto_str_t *out) {
+  for (uint32_t i = 0; id != 0 && i < op->nfields; i++) {
+    if (op->fields[i].id == id && op->fields[i].value.type == PROTO_STR) {
+      *out = op->fields[i].value.u.s;
+      return true;
+    }
+  }
+  return false;
+}
+
+static void scope__at(scope_where_t *w, const char *loc) {
+  if (loc == NULL || loc[0] == '\0') {
+    w->place = SCOPE_UNPLACED;
+    w->loc[0] = '\0';
+    return;
+  }
+  w->place = SCOPE_LOCATION;
+  snprintf(w->loc, sizeof(w->loc), "%s", loc);
+}
+
+/* Where a record of activity `activity` belongs. */
+static int scope__activity_place(scope_t *s, int64_t org, proto_str_t activity,
+                                 scope_where_t *w) {
+  char loc[PROTO_MAX_ID_BYTES + 1];
+  bool found;
+  int rc = scope__lookup(s, s->activity_loc, org, activity, &found, loc);
+  if (rc == 0)
+    scope__at(w, found ? loc : NULL);
+  return rc;
+}
+
+/* Where a record of session `session` belongs. */
+static int scope__session_place(scope_t *s, int64_t org, proto_str_t session, scope_where_t *w) {
+  char act[PROTO_MAX_ID_BYTES + 1];
+  bool found;
+  int rc = scope__lookup(s, s->session_activity, org, session, &found, act);
+  if (rc != 0)
+    return rc;
+  if (!found || act[0] == '\0') {
+    scope__at(w, NULL);
+    return 0;
+  }
+  return scope__activity_place(s, org, proto_str(act), w);
+}
+
+/* ---- public --------------------------------------------------------------- */
+
+int scope_device_load(scope_t *s, proto_str_t device, scope_device_t *out) {
+  sqlite3_stmt *st = s->device_locs;
+  uint32_t cap = 0;
+  int rc;
+
+  memset(out, 0, sizeof(*out));
+  scope__bind_str(st, 1, device);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (sqlite3_column_bytes(st, 0) > PROTO_MAX_ID_BYTES)
+      continue; /* cannot name a location: grants nothing */
+    if (out->n == cap) {
+      uint32_t ncap = cap ? cap * 2 : 4;
+      void *grown = realloc(out->ids, ncap * sizeof(*out->ids));
+      if (grown == NULL) {
+        rc = SQLITE_NOMEM;
+        break;
+      }
+      out->ids = grown;
+      cap = ncap;
+    }
+    snprintf(out->ids[out->n++], PROTO_MAX_ID_BYTES + 1, "%s",
+             (const char *)sqlite3_column_text(st, 0));
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_DONE) {
+    scope_device_dispose(out);
+    if (rc == SQLITE_NOMEM)
+      return PROTO_ENOMEM;
+    fprintf(stderr, "scope: device locations: %s\n", sqlite3_errmsg(s->db));
+    return PROTO_ESTORAGE;
+  }
+  return 0;
+}
+
+void scope_device_dispose(scope_device_t *dev) {
+  if (dev == NULL)
+    return;
+  free(dev->ids);
+  dev->ids = NULL;
+  dev->n = 0;
+}
+
+bool scope_device_allows(const scope_device_t *dev, const scope_where_t *where) {
+  if (dev == NULL || dev->n == 0 || where->place == SCOPE_ORG)
+    return true;
+  if (where->place == SCOPE_UNPLACED)
+    return false;
+  for (uint32_t i = 0; i < dev->n; i++)
+    if (strcmp(dev->ids[i], where->loc) == 0)
+      return true;
+  return false;
+}
+
+int scope_check_op(scope_t *s, int64_t org, const scope_device_t *dev, const proto_op_t *op,
+                   scope_where_t *where) {
+  scope_where_t before = {.place = SCOPE_ORG};
+  bool admin = dev == NULL, had_before = false, found;
+  char text[PROTO_MAX_ID_BYTES + 1];
+  proto_str_t ref;
+  int rc = 0;
+
+  memset(where, 0, sizeof(*where));
+  where->place = SCOPE_ORG;
+  if (schema_type(op->type) == NULL)
+    return PROTO_EINVALID_OP;
+  /* Another organisation's ids first: saying "erased" or "not your
+   * location" about them would tell something about that organisation. */
+  if (!admin) {
+    switch (op->type) {
+    case SCHEMA_LOCATION:
+    case SCHEMA_ACTIVITY:
+    case SCHEMA_SESSION:
+    case SCHEMA_PARTICIPANT:
+    case SCHEMA_MESSAGE:
+      rc = scope__foreign(s, op->type, org, op->key);
+      break;
+    case SCHEMA_CHECKIN:
+      rc = scope__foreign(s, SCHEMA_SESSION, org, op->key);
+      if (rc == 0)
+        rc = scope__foreign(s, SCHEMA_PARTICIPANT, org, op->key2);
+      break;
+    case SCHEMA_TALLY:
+    case SCHEMA_SESSION_LOG:
+      rc = scope__foreign(s, SCHEMA_SESSION, org, op->key);
+      break;
+    case SCHEMA_ERASURE:
+      rc = scope__foreign(s, SCHEMA_PARTICIPANT, org, op->key);
+      break;
+    default:
+      break;
+    }
+    if (rc == 0 && op->type == SCHEMA_ACTIVITY && scope__op_str(op, s->activity_location, &ref))
+      rc = scope__foreign(s, SCHEMA_LOCATION, org, ref);
+    if (rc == 0 && op->type == SCHEMA_SESSION && scope__op_str(op, s->session_activity_f, &ref))
+      rc = scope__foreign(s, SCHEMA_ACTIVITY, org, ref);
+    if (rc == 0 && op->type == SCHEMA_MESSAGE && scope__op_str(op, s->message_activity_f, &ref))
+      rc = scope__foreign(s, SCHEMA_ACTIVITY, org, ref);
+    if (rc == 0 && op->type == SCHEMA_PARTICIPANT &&
+        scope__op_str(op, s->participant_merged, &ref))
+      rc = scope__foreign(s, SCHEMA_PARTICIPANT, org, ref);
+    if (rc != 0)
+      return rc;
+  }
+
+  switch (op->type) {
+  case SCHEMA_LOCATION:
+    snprintf(text, sizeof(text), "%.*s", (int)op->key.len, op->key.ptr);
+    scope__at(where, text);
+    break;
+
+  case SCHEMA_ACTIVITY:
+    rc = scope__lookup(s, s->activity_loc, org, op->key, &found, text);
+    if (rc != 0)
+      return rc;
+    if (found) {
+      had_before = true;
+      scope__at(&before, text);
+    }
+    if (scope__op_str(op, s->activity_location, &ref)) {
+      snprintf(text, sizeof(text), "%.*s", (int)ref.len, ref.ptr);
+      scope__at(where, text);
+    } else if (had_before) {
+      *where = before;
+    } else {
+      scope__at(where, NULL);
+    }
+    break;
+
+  case SCHEMA_SESSION:
+    rc = scope__lookup(s, s->session_activity, org, op->key, &found, text);
+    if (rc != 0)
+      return rc;
+    if (found) {
+      had_before = true;
+      rc = scope__activity_place(s, org, proto_str(text), &before);
+      if (rc != 0)
+        return rc;
+    }
+    if (scope__op_str(op, s->session_activity_f, &ref))
+      rc = scope__activity_place(s, org, ref, where);
+    else if (had_before)
+      *where = before;
+    else
+      scope__at(where, NULL);
+    break;
+
+  case SCHEMA_PARTICIPANT:
+    rc = scope__erased(s, org, op->key);
+    if (rc == 0 && scope__op_str(op, s->participant_merged, &ref))
+      rc = scope__erased(s, org, ref);
+    break;
+
+  case SCHEMA_CHECKIN:
+    rc = scope__erased(s, org, op->key2);
+    if (rc == 0)
+      rc = scope__session_place(s, org, op->key, where);
+    break;
+
+  case SCHEMA_TALLY:
+  case SCHEMA_SESSION_LOG:
+    rc = scope__session_place(s, org, op->key, where);
+    break;
+
+  case SCHEMA_MESSAGE:
+    /* The activity is written once: an existing message stays where it
+     * was posted, whatever a later op says. */
+    rc = scope__lookup(s, s->message_activity, org, op->key, &found, text);
+    if (rc != 0)
+      return rc;
+    if (found)
+      rc = scope__activity_place(s, org, proto_str(text), where);
+    else if (scope__op_str(op, s->message_activity_f, &ref))
+      rc = scope__activity_place(s, org, ref, where);
+    else
+      scope__at(where, NULL);
+    break;
+
+  case SCHEMA_ERASURE:
+    if (!admin) {
+      rc = scope__erased(s, org, op->key);
+      return rc != 0 ? rc : PROTO_EOUT_OF_SCOPE;
+    }
+    break;
+
+  default:
+    break;
+  }
+  if (rc != 0)
+    return rc;
+  if (!admin && dev->n > 0) {
+    if (!scope_device_allows(dev, where))
+      return PROTO_EOUT_OF_SCOPE;
+    /* Moving another location's record into one's own is writing outside
+     * one's scope too. */
+    if (had_before && !scope_device_allows(dev, &before))
+      return PROTO_EOUT_OF_SCOPE;
+  }
+  return 0;
+}
+
+int scope_bind_where(sqlite3_stmt *st, int index, const scope_where_t *where) {
+  switch (where->place) {
+  case SCOPE_LOCATION:
+    return sqlite3_bind_text(st, index, where->loc, -1, SQLITE_TRANSIENT);
+  case SCOPE_UNPLACED:
+    return sqlite3_bind_text(st, index, "", 0, SQLITE_STATIC);
+  case SCOPE_ORG:
+  default:
+    return sqlite3_bind_null(st, index);
+  }
+}
+
+void scope_column_where(sqlite3_stmt *st, int col, scope_where_t *where) {
+  memset(where, 0, sizeof(*where));
+  if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+    where->place = SCOPE_ORG;
+    return;
+  }
+  if (sqlite3_column_bytes(st, col) > PROTO_MAX_ID_BYTES) {
+    where->place = SCOPE_UNPLACED; /* no location has such an id */
+    return;
+  }
+  scope__at(where, (const char *)sqlite3_column_text(st, col));
+}
+
+int scope_enroll(scope_t *s, proto_str_t code, proto_str_t device) {
+  sqlite3_stmt *st = s->unscope;
+  int rc;
+
+  /* A device enrolled again gets the new code's scope, not both. */
+  scope__bind_str(st, 1, device);
+  rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_DONE) {
+    fprintf(stderr, "scope: enrolment locations: %s\n", sqlite3_errmsg(s->db));
+    return PROTO_ESTORAGE;
+  }
+  st = s->enroll;
+  scope__bind_str(st, 1, code);
+  scope__bind_str(st, 2, device);
+  rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_DONE) {
+    fprintf(stderr, "scope: enrolment locations: %s\n", sqlite3_errmsg(s->db));
+    return PROTO_ESTORAGE;
+  }
+  return 0;
+}
+
+bool scope_list_allows(const char *list, proto_str_t loc) {
+  if (list == NULL || loc.ptr == NULL)
+    return true;
+  if (loc.len == 0)
+    return false;
+  for (const char *id = list; *id != '\0'; id += strlen(id) + 1)
+    if (strlen(id) == loc.len && memcmp(id, loc.ptr, loc.len) == 0)
+      return true;
+  return false;
+}

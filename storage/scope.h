@@ -1,0 +1,98 @@
+/* scope.h — access control where the data is: which location an op belongs
+ * to, whether a device may write it, which record ids belong to another
+ * organisation, and which participants were erased.
+ *
+ * A device belongs to one organisation and, optionally, to some of its
+ * locations (its scope). Locations, activities, sessions and everything
+ * recorded in a session (check-ins, tallies, session logs) and messages
+ * belong to one location, found by following session -> activity ->
+ * location (messages: activity -> location); participants and erasures
+ * belong to the whole organisation. A scoped device receives and may write
+ * only what belongs to its locations or to the whole organisation.
+ *
+ * Works on a sqlite3 connection of the server database owned by the caller,
+ * inside the caller's transaction (turfd's writer thread, or turfctl).
+ * Not thread-safe: one scope_t per connection, used by its owner only. */
+#ifndef TURF_SCOPE_H
+#define TURF_SCOPE_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../protocol/proto.h"
+
+typedef struct scope_s scope_t;
+
+/* Where an op belongs once applied; stored with the op (ops.loc) so that
+ * pulls and live fan-out filter without looking anything up. */
+typedef enum {
+  SCOPE_ORG = 0,      /* the whole organisation (participants, erasures):
+                         ops.loc NULL */
+  SCOPE_UNPLACED = 1, /* a location-bound record whose location is not known
+                         (a session of an activity never seen): ops.loc '';
+                         only devices without a scope receive it */
+  SCOPE_LOCATION = 2, /* belongs to location `loc`: ops.loc = loc */
+} scope_place_t;
+
+typedef struct {
+  scope_place_t place;
+  char loc[PROTO_MAX_ID_BYTES + 1]; /* SCOPE_LOCATION: the location id */
+} scope_where_t;
+
+/* The locations a device is limited to; n == 0 means the whole
+ * organisation. ids is owned (scope_device_dispose frees it). */
+typedef struct {
+  uint32_t n;
+  char (*ids)[PROTO_MAX_ID_BYTES + 1];
+} scope_device_t;
+
+/* Prepares statements on db, whose schema must be the server's (store.h
+ * migrates it). db stays the caller's. Returns NULL on failure (printed). */
+scope_t *scope_open(sqlite3 *db);
+void scope_close(scope_t *scope); /* NULL is fine */
+
+/* Loads device's locations into *out (n == 0: unscoped). Returns 0 or
+ * PROTO_ESTORAGE / PROTO_ENOMEM (*out is then empty). */
+int scope_device_load(scope_t *scope, proto_str_t device, scope_device_t *out);
+void scope_device_dispose(scope_device_t *dev); /* safe on a zeroed one */
+
+/* Whether a device with scope dev may see something placed at where.
+ * Cannot fail. */
+bool scope_device_allows(const scope_device_t *dev, const scope_where_t *where);
+
+/* Decides, before op is applied to organisation org, whether it may be
+ * written, and where it will belong (*where, always set on 0).
+ * dev is the writing device's scope, or NULL for the administrator
+ * (turfctl, the demo seed), who may write anything in org, erasures
+ * included. For a device the op is refused with:
+ *   PROTO_EOUT_OF_SCOPE when a record it names (its key, its second key, a
+ *     location / activity / participant it points to) exists in another
+ *     organisation; when it is an erasure (administrators only); or, for a
+ *     scoped device, when the record's location before or after the op is
+ *     outside the device's locations;
+ *   PROTO_EERASED when it is about an erased participant.
+ * Returns 0, one of those, or PROTO_ESTORAGE. Reads only. */
+int scope_check_op(scope_t *scope, int64_t org, const scope_device_t *dev, const proto_op_t *op,
+                   scope_where_t *where);
+
+/* Binds where as the value of ops.loc (NULL, '' or the location id).
+ * Returns an SQLite result code. */
+int scope_bind_where(sqlite3_stmt *st, int index, const scope_where_t *where);
+
+/* Reads ops.loc from column col into *where. Cannot fail. */
+void scope_column_where(sqlite3_stmt *st, int col, scope_where_t *where);
+
+/* Gives a device the locations its enrolment code was issued for (none:
+ * the whole organisation), replacing what it had. Call in the transaction
+ * that enrols it. Returns
+ * 0 or PROTO_ESTORAGE. */
+int scope_enroll(scope_t *scope, proto_str_t code, proto_str_t device);
+
+/* Whether list (location ids, each NUL-terminated, ending with an empty
+ * string; NULL: unscoped) lets a device see an op whose ops.loc is loc
+ * (loc.ptr NULL: the whole organisation; "": unplaced). Pure; for the
+ * server's live fan-out. Cannot fail. */
+bool scope_list_allows(const char *list, proto_str_t loc);
+
+#endif
