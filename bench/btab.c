@@ -576,7 +576,6 @@ bad_url:
   return NULL;
 }
 
-uv_loop_t *btab_pool_loop(btab_pool_t *pool) { return pool->loop; }
 void btab_pool_set_callbacks(btab_pool_t *pool, const btab_callbacks_t *cb) { pool->cb = *cb; }
 uint32_t btab_pool_open(const btab_pool_t *pool) { return pool->open; }
 
@@ -655,7 +654,6 @@ int btab_connect(btab_t *t) {
   i.opaque_user_data = t;
   t->state = BTAB_CONNECTING;
   t->wsi = NULL;
-  t->connect_ns = btab__now_ns();
   pool->open++;
   wsi = lws_client_connect_via_info(&i);
   if (t->state != BTAB_CONNECTING) return -1; /* failed inside the call */

@@ -72,7 +72,6 @@ struct btab_s {
   size_t rx_len, rx_cap;
   struct btab_tx_s *tx_head, *tx_tail;
   uint64_t bytes_in, bytes_out; /* TCP payload of closed sockets (bytes) */
-  uint64_t connect_ns;     /* uv_hrtime when the current socket was asked for */
 
   /* sync state */
   hlc_t clock;
@@ -102,7 +101,6 @@ void btab_pool_shutdown(btab_pool_t *pool);
 /* After uv_run has returned: finishes lws teardown and frees the pool
  * (not the tablets, which are the caller's). */
 void btab_pool_free(btab_pool_t *pool);
-uv_loop_t *btab_pool_loop(btab_pool_t *pool);
 void btab_pool_set_callbacks(btab_pool_t *pool, const btab_callbacks_t *cb);
 /* Number of tablets with a socket (connecting or connected). */
 uint32_t btab_pool_open(const btab_pool_t *pool);

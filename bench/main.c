@@ -237,6 +237,13 @@ static int bench__run_until(bench_t *b, bench_goal_fn goal, const char *what) {
   return 0;
 }
 
+/* Runs the loop for a fixed time (warm-ups, measured windows, settling). */
+static void bench__run_for(bench_t *b, double seconds) {
+  b->timed_out = false;
+  uv_timer_start(&b->deadline, bench__on_deadline, (uint64_t)(seconds * 1000), 0);
+  while (!b->timed_out) uv_run(&b->loop, UV_RUN_DEFAULT);
+}
+
 /* An organisation is in sync when all its tablets are connected, have
  * nothing waiting, have caught up, and stand at one cursor. */
 static bool bench__org_in_sync(bench_t *b, const bench_org_t *org) {
@@ -734,7 +741,6 @@ static void bench__live_tick(uv_timer_t *timer) {
   }
 }
 
-static bool bench__live_done(bench_t *b) { (void)b; return false; }
 
 static int bench__live(bench_t *b) {
   bench__live_t lv;
@@ -754,28 +760,17 @@ static int bench__live(bench_t *b) {
   b->live_from_ns = lv.start_ns + (uint64_t)(warm_s * 1e9);
   uv_timer_start(&lv.timer, bench__live_tick, 1, 1);
   /* warm-up, then the measured window */
-  {
-    double keep = b->o.timeout_s;
-    b->o.timeout_s = warm_s;
-    bench__run_until(b, bench__live_done, "warm-up");
-    sent0 = lv.sent;
-    cpu0 = bstat_cpu_s(b->o.server_pid);
-    b->o.timeout_s = b->o.seconds;
-    bench__run_until(b, bench__live_done, "measuring");
-    cpu1 = bstat_cpu_s(b->o.server_pid);
-    b->o.timeout_s = keep;
-  }
+  bench__run_for(b, warm_s);
+  sent0 = lv.sent;
+  cpu0 = bstat_cpu_s(b->o.server_pid);
+  bench__run_for(b, b->o.seconds);
+  cpu1 = bstat_cpu_s(b->o.server_pid);
   uint64_t sent = lv.sent - sent0;
   uv_timer_stop(&lv.timer);
   uv_close((uv_handle_t *)&lv.timer, NULL);
   /* Let the last ops arrive: they count if they do. */
   b->live_from_ns = UINT64_MAX - 1;
-  {
-    double keep = b->o.timeout_s;
-    b->o.timeout_s = 0.5;
-    bench__run_until(b, bench__live_done, "draining");
-    b->o.timeout_s = keep;
-  }
+  bench__run_for(b, 0.5);
   printf("{\"scenario\":\"live\",\"ok\":true,\"tablets\":%u,\"orgs\":%u,\"rate\":%u,"
          "\"seconds\":%.1f,\"ops\":%" PRIu64 ",\"deliveries\":%zu,\"p50_ms\":%.2f,"
          "\"p99_ms\":%.2f,\"max_ms\":%.2f,\"dash_checkins\":%zu,\"dash_p50_ms\":%.2f,"
@@ -923,12 +918,7 @@ static int bench__idle(bench_t *b) {
   b->o.sessions = b->o.sessions ? b->o.sessions : 1;
   if (bench__setup(b) != 0) return -1;
   /* Idle: give the server a moment to settle, then read its memory. */
-  {
-    double keep = b->o.timeout_s;
-    b->o.timeout_s = 2;
-    bench__run_until(b, bench__live_done, "idling");
-    b->o.timeout_s = keep;
-  }
+  bench__run_for(b, 2);
   rss1 = bstat_rss(b->o.server_pid);
   fprintf(stderr, "bench: %u idle connections: server RSS %.1f MB (%.1f MB before)\n",
           b->o.tablets, (double)rss1 / 1e6, (double)rss0 / 1e6);
@@ -1007,12 +997,7 @@ static int bench__wire(bench_t *b) {
     }
     if (bench__run_until(b, bench__b_has_all, "wire: live to B") != 0) return -1;
     /* TCP acks of the last bytes may lag a moment. */
-    {
-      double keep = b->o.timeout_s;
-      b->o.timeout_s = 0.3;
-      bench__run_until(b, bench__live_done, "wire: settle");
-      b->o.timeout_s = keep;
-    }
+    bench__run_for(b, 0.3);
     btab_bytes(a, &a_out, &a_in);
     btab_bytes(bb, &b_out, &b_in);
     single = (double)(a_out - a_out0 + a_in - a_in0) / n;
@@ -1030,12 +1015,7 @@ static int bench__wire(bench_t *b) {
     if (bench__run_until(b, bench__a_acked, "wire: batch ack") != 0 ||
         bench__run_until(b, bench__b_has_all, "wire: batch live to B") != 0)
       return -1;
-    {
-      double keep = b->o.timeout_s;
-      b->o.timeout_s = 0.3;
-      bench__run_until(b, bench__live_done, "wire: settle");
-      b->o.timeout_s = keep;
-    }
+    bench__run_for(b, 0.3);
     btab_bytes(a, &a_out, &a_in);
     btab_bytes(bb, &b_out, &b_in);
     batch = (double)(a_out - a_out0 + a_in - a_in0) / n;
