@@ -29,27 +29,6 @@ enroll_code() { turfctl enroll "$@" --no-qr | awk '$1=="code"{print $2}'; }
 # device_online ID — whether the server shows device ID connected.
 device_online() { [ "$(sql "select online from devices where id='$1'")" = 1 ]; }
 
-# access_server_start ARGS... — turf_server_start with extra turfd flags
-# (TLS, limits); sets the same variables, so turf_server_stop stops it.
-access_server_start() {
-  rm -f "$TURF_TMP/ready"
-  "$TURFD" --listen 127.0.0.1 --port "$TURF_PORT" --db "$TURF_DB" --demo --demo-uses 100 \
-    --ready-file "$TURF_TMP/ready" --log-level "${TURF_LOG_LEVEL:-info}" "$@" \
-    >>"$TURF_TMP/turfd.out" 2>>"$TURF_TMP/turfd.log" &
-  TURF_PID=$!
-  local i
-  for i in $(seq 1 200); do
-    [ -f "$TURF_TMP/ready" ] && break
-    kill -0 "$TURF_PID" 2>/dev/null || fail "turfd exited during start"
-    sleep 0.05
-  done
-  [ -f "$TURF_TMP/ready" ] || fail "turfd did not become ready in 10 s"
-  TURF_URL=$(awk '$1=="url"{print $2}' "$TURF_TMP/ready")
-  TURF_CODE=$(awk '$1=="code"{print $2}' "$TURF_TMP/ready")
-  TURF_PORT=${TURF_URL##*:}
-  export TURF_URL TURF_CODE TURF_PORT
-}
-
 # make_cert DIR NAME CA SUBJECT_ALT_NAMES — a key and a certificate signed
 # by CA (DIR/CA.pem, DIR/CA.key), valid one day, for server authentication.
 make_cert() {

@@ -30,12 +30,13 @@ trap turf__cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "# $*"; }
 
-# Starts turfd with the demo organisation; sets TURF_URL, TURF_CODE and
-# TURF_PORT. A restart reuses the port, so enrolled tablets find it again.
+# turf_server_start [TURFD FLAGS...] — starts turfd with the demo
+# organisation and any extra flags (TLS, limits); sets TURF_URL, TURF_CODE
+# and TURF_PORT. A restart reuses the port, so enrolled tablets find it again.
 turf_server_start() {
   rm -f "$TURF_TMP/ready"
   "$TURFD" --listen 127.0.0.1 --port "$TURF_PORT" --db "$TURF_DB" --demo --demo-uses 100 \
-    --ready-file "$TURF_TMP/ready" --log-level "${TURF_LOG_LEVEL:-info}" \
+    --ready-file "$TURF_TMP/ready" --log-level "${TURF_LOG_LEVEL:-info}" "$@" \
     >>"$TURF_TMP/turfd.out" 2>>"$TURF_TMP/turfd.log" &
   TURF_PID=$!
   local i

@@ -90,7 +90,7 @@ pki="$TURF_TMP/pki"
 mkdir -p "$pki"
 make_ca "$pki" ca
 make_cert "$pki" server ca "DNS:localhost,IP:127.0.0.1"
-access_server_start --tls-cert "$pki/server.pem" --tls-key "$pki/server.key"
+turf_server_start --tls-cert "$pki/server.pem" --tls-key "$pki/server.key"
 cookie=$(curl -s -o /dev/null -D - --cacert "$pki/ca.pem" --data-urlencode "login=anna" \
   --data-urlencode "password=$PASSWORD" "https://localhost:$TURF_PORT/auth/login" |
   grep -i '^set-cookie:' | tr -d '\r')

@@ -13,7 +13,7 @@ make_ca "$pki" other-ca
 make_cert "$pki" server turf-ca "DNS:localhost,IP:127.0.0.1"
 make_cert "$pki" misnamed turf-ca "DNS:turf.example.org"
 
-access_server_start --tls-cert "$pki/server.pem" --tls-key "$pki/server.key"
+turf_server_start --tls-cert "$pki/server.pem" --tls-key "$pki/server.key"
 [[ "$TURF_URL" == wss://* ]] || fail "ready file says $TURF_URL"
 wss="wss://localhost:$TURF_PORT"
 
@@ -48,7 +48,7 @@ fi
 turf_server_stop
 
 # The right CA but a certificate for another name: refused too.
-access_server_start --tls-cert "$pki/misnamed.pem" --tls-key "$pki/misnamed.key"
+turf_server_start --tls-cert "$pki/misnamed.pem" --tls-key "$pki/misnamed.key"
 if enrol misnamed "wss://localhost:$TURF_PORT" --ca "$pki/turf-ca.pem"; then
   fail "a certificate for another host name was accepted"
 fi
