@@ -3,8 +3,10 @@
  * Owns the prepared statements of one scope_t and nothing in the database:
  * the caller owns the connection and the transaction. Every check is a
  * primary-key or index lookup (the server schema indexes record ids for
- * the "another organisation" test), a handful per op, so the check stays
- * cheap next to applying the op. */
+ * the "another organisation" test), a handful per op; turfd's writer
+ * also keeps their answers in a bounded in-memory cache (scope_cache_begin),
+ * because a storm checks the same sessions and participants over and over
+ * and those lookups were a sixth of the writer's work per op. */
 #include "scope.h"
 
 #include <stdio.h>
@@ -13,8 +15,39 @@
 
 #include "schema.h"
 
+/* The lookup cache. Direct-mapped: an entry's slot depends on its kind and
+ * id only, not on the organisation asking, so every entry an op on an id
+ * may change is found from the id alone; a lookup that collides replaces
+ * the entry. Bounded: SCOPE__CACHE_SLOTS entries of about 150 bytes. */
+#define SCOPE__CACHE_SLOTS 8192u
+
+/* What an entry answers. "Exists in another organisation" is one kind per
+ * record type: SCOPE__K_FOREIGN + type. */
+enum {
+  SCOPE__K_FOREIGN = 0,
+  SCOPE__K_ERASED = SCHEMA_TYPE_MAX + 1, /* (org, participant) was erased */
+  SCOPE__K_ACT_LOC,                      /* an activity's location */
+  SCOPE__K_SES_ACT,                      /* a session's activity */
+  SCOPE__K_MSG_ACT,                      /* a message's activity */
+  SCOPE__K_COUNT,
+};
+
+typedef struct {
+  uint32_t gen; /* valid while equal to scope_t.gen */
+  uint8_t kind, idlen;
+  bool found;
+  int64_t org;
+  char id[PROTO_MAX_ID_BYTES];
+  char text[PROTO_MAX_ID_BYTES + 1];
+} scope__entry_t;
+
 struct scope_s {
   sqlite3 *db; /* borrowed */
+  sqlite3_stmt *data_version; /* changes when another connection commits */
+  int64_t version;            /* data_version when the cache was last valid */
+  bool cache_on;              /* scope_cache_begin was called */
+  uint32_t gen;               /* bumped to empty the cache */
+  scope__entry_t *cache;      /* owned; SCOPE__CACHE_SLOTS, NULL until begun */
   /* "does this id exist in another organisation", for the types whose
    * records are named by their own id; NULL for the others */
   sqlite3_stmt *other_org[SCHEMA_TYPE_MAX + 1];
@@ -81,6 +114,8 @@ scope_t *scope_open(sqlite3 *db) {
            msg->key_column);
   if (scope__prepare(s, sql, &s->message_activity) != 0)
     goto fail;
+  if (scope__prepare(s, "PRAGMA data_version", &s->data_version) != 0)
+    goto fail;
   if (scope__prepare(s, "SELECT location FROM device_locations WHERE device = ?1 ORDER BY location",
                      &s->device_locs) != 0 ||
       scope__prepare(s, "DELETE FROM device_locations WHERE device = ?1", &s->unscope) != 0 ||
@@ -112,7 +147,96 @@ void scope_close(scope_t *s) {
   sqlite3_finalize(s->device_locs);
   sqlite3_finalize(s->unscope);
   sqlite3_finalize(s->enroll);
+  sqlite3_finalize(s->data_version);
+  free(s->cache);
   free(s);
+}
+
+/* ---- cache ---------------------------------------------------------------- */
+
+static scope__entry_t *scope__slot(scope_t *s, uint8_t kind, proto_str_t id) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (size_t i = 0; i < id.len; i++)
+    h = (h ^ (uint8_t)id.ptr[i]) * 16777619u;
+  h ^= (uint32_t)kind * 0x9e3779b1u;
+  h ^= h >> 15;
+  return &s->cache[h & (SCOPE__CACHE_SLOTS - 1)];
+}
+
+/* The cached answer for (kind, org, id), or NULL. */
+static scope__entry_t *scope__cached(scope_t *s, uint8_t kind, int64_t org, proto_str_t id) {
+  scope__entry_t *e;
+  if (!s->cache_on || id.len > PROTO_MAX_ID_BYTES)
+    return NULL;
+  e = scope__slot(s, kind, id);
+  if (e->gen == s->gen && e->kind == kind && e->org == org && e->idlen == id.len &&
+      memcmp(e->id, id.ptr, id.len) == 0)
+    return e;
+  return NULL;
+}
+
+static void scope__remember(scope_t *s, uint8_t kind, int64_t org, proto_str_t id, bool found,
+                            const char *text) {
+  scope__entry_t *e;
+  if (!s->cache_on || id.len > PROTO_MAX_ID_BYTES)
+    return;
+  e = scope__slot(s, kind, id);
+  e->gen = s->gen;
+  e->kind = kind;
+  e->org = org;
+  e->idlen = (uint8_t)id.len;
+  memcpy(e->id, id.ptr, id.len);
+  e->found = found;
+  snprintf(e->text, sizeof(e->text), "%s", text != NULL ? text : "");
+}
+
+/* Drops every answer about id, in every organisation: an op on record id
+ * may create it, move it or (an erasure) delete it. */
+static void scope__drop(scope_t *s, proto_str_t id) {
+  if (!s->cache_on || id.len > PROTO_MAX_ID_BYTES)
+    return;
+  for (uint8_t kind = 0; kind < SCOPE__K_COUNT; kind++) {
+    scope__entry_t *e = scope__slot(s, kind, id);
+    if (e->gen == s->gen && e->kind == kind && e->idlen == id.len &&
+        memcmp(e->id, id.ptr, id.len) == 0)
+      e->gen = 0;
+  }
+}
+
+void scope_cache_forget(scope_t *s) {
+  if (s == NULL)
+    return;
+  s->gen++;
+  if (s->gen == 0) /* 0 marks entries dropped one by one */
+    s->gen = 1;
+}
+
+int scope_cache_begin(scope_t *s) {
+  sqlite3_stmt *st = s->data_version;
+  int64_t version;
+  int rc;
+
+  if (s->cache == NULL) {
+    s->cache = calloc(SCOPE__CACHE_SLOTS, sizeof(*s->cache));
+    if (s->cache == NULL)
+      return 0; /* works without; every check reads SQLite */
+    s->gen = 1;
+  }
+  rc = sqlite3_step(st);
+  version = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW) {
+    fprintf(stderr, "scope: data_version: %s\n", sqlite3_errmsg(s->db));
+    s->cache_on = false;
+    scope_cache_forget(s);
+    return PROTO_ESTORAGE;
+  }
+  /* Another connection (turfctl) committed: anything may have changed. */
+  if (!s->cache_on || version != s->version)
+    scope_cache_forget(s);
+  s->version = version;
+  s->cache_on = true;
+  return 0;
 }
 
 /* ---- lookups -------------------------------------------------------------- */
@@ -124,26 +248,35 @@ static void scope__bind_str(sqlite3_stmt *st, int i, proto_str_t v) {
 /* Runs a one-row lookup by (org, id). *found tells whether a row came back;
  * with text non-NULL its first column is copied there ("" when NULL or too
  * long to be an id). Returns 0 or PROTO_ESTORAGE. */
-static int scope__lookup(scope_t *s, sqlite3_stmt *st, int64_t org, proto_str_t id, bool *found,
-                         char text[PROTO_MAX_ID_BYTES + 1]) {
+static int scope__lookup(scope_t *s, uint8_t kind, sqlite3_stmt *st, int64_t org, proto_str_t id,
+                         bool *found, char text[PROTO_MAX_ID_BYTES + 1]) {
+  const scope__entry_t *e = scope__cached(s, kind, org, id);
+  char row[PROTO_MAX_ID_BYTES + 1];
   int rc;
 
+  if (e != NULL) {
+    *found = e->found;
+    if (text != NULL)
+      memcpy(text, e->text, sizeof(e->text));
+    return 0;
+  }
+  if (text == NULL)
+    text = row;
   sqlite3_bind_int64(st, 1, org);
   scope__bind_str(st, 2, id);
   rc = sqlite3_step(st);
   *found = rc == SQLITE_ROW;
-  if (text != NULL) {
-    text[0] = '\0';
-    if (*found && sqlite3_column_type(st, 0) == SQLITE_TEXT &&
-        sqlite3_column_bytes(st, 0) <= PROTO_MAX_ID_BYTES)
-      snprintf(text, PROTO_MAX_ID_BYTES + 1, "%s", (const char *)sqlite3_column_text(st, 0));
-  }
+  text[0] = '\0';
+  if (*found && sqlite3_column_type(st, 0) == SQLITE_TEXT &&
+      sqlite3_column_bytes(st, 0) <= PROTO_MAX_ID_BYTES)
+    snprintf(text, PROTO_MAX_ID_BYTES + 1, "%s", (const char *)sqlite3_column_text(st, 0));
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
     fprintf(stderr, "scope: %s: %s\n", sqlite3_sql(st), sqlite3_errmsg(s->db));
     return PROTO_ESTORAGE;
   }
+  scope__remember(s, kind, org, id, *found, text);
   return 0;
 }
 
@@ -152,22 +285,25 @@ static int scope__lookup(scope_t *s, sqlite3_stmt *st, int64_t org, proto_str_t 
  * way round from scope__lookup. */
 static int scope__foreign(scope_t *s, uint8_t type, int64_t org, proto_str_t id) {
   sqlite3_stmt *st = s->other_org[type];
+  const scope__entry_t *e;
   int rc;
 
   if (st == NULL || id.len == 0)
     return 0;
+  e = scope__cached(s, (uint8_t)(SCOPE__K_FOREIGN + type), org, id);
+  if (e != NULL)
+    return e->found ? PROTO_EOUT_OF_SCOPE : 0;
   scope__bind_str(st, 1, id);
   sqlite3_bind_int64(st, 2, org);
   rc = sqlite3_step(st);
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
-  if (rc == SQLITE_ROW)
-    return PROTO_EOUT_OF_SCOPE;
-  if (rc != SQLITE_DONE) {
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
     fprintf(stderr, "scope: %s\n", sqlite3_errmsg(s->db));
     return PROTO_ESTORAGE;
   }
-  return 0;
+  scope__remember(s, (uint8_t)(SCOPE__K_FOREIGN + type), org, id, rc == SQLITE_ROW, NULL);
+  return rc == SQLITE_ROW ? PROTO_EOUT_OF_SCOPE : 0;
 }
 
 static int scope__erased(scope_t *s, int64_t org, proto_str_t participant) {
@@ -175,7 +311,7 @@ static int scope__erased(scope_t *s, int64_t org, proto_str_t participant) {
   int rc;
   if (participant.len == 0)
     return 0;
-  rc = scope__lookup(s, s->erased, org, participant, &found, NULL);
+  rc = scope__lookup(s, SCOPE__K_ERASED, s->erased, org, participant, &found, NULL);
   if (rc != 0)
     return rc;
   return found ? PROTO_EERASED : 0;
@@ -207,7 +343,7 @@ static int scope__activity_place(scope_t *s, int64_t org, proto_str_t activity,
                                  scope_where_t *w) {
   char loc[PROTO_MAX_ID_BYTES + 1];
   bool found;
-  int rc = scope__lookup(s, s->activity_loc, org, activity, &found, loc);
+  int rc = scope__lookup(s, SCOPE__K_ACT_LOC, s->activity_loc, org, activity, &found, loc);
   if (rc == 0)
     scope__at(w, found ? loc : NULL);
   return rc;
@@ -217,7 +353,7 @@ static int scope__activity_place(scope_t *s, int64_t org, proto_str_t activity,
 static int scope__session_place(scope_t *s, int64_t org, proto_str_t session, scope_where_t *w) {
   char act[PROTO_MAX_ID_BYTES + 1];
   bool found;
-  int rc = scope__lookup(s, s->session_activity, org, session, &found, act);
+  int rc = scope__lookup(s, SCOPE__K_SES_ACT, s->session_activity, org, session, &found, act);
   if (rc != 0)
     return rc;
   if (!found || act[0] == '\0') {
@@ -283,8 +419,8 @@ bool scope_device_allows(const scope_device_t *dev, const scope_where_t *where) 
   return false;
 }
 
-int scope_check_op(scope_t *s, int64_t org, const scope_device_t *dev, const proto_op_t *op,
-                   scope_where_t *where) {
+static int scope__check_op(scope_t *s, int64_t org, const scope_device_t *dev,
+                           const proto_op_t *op, scope_where_t *where) {
   scope_where_t before = {.place = SCOPE_ORG};
   bool admin = dev == NULL, had_before = false, found;
   char text[PROTO_MAX_ID_BYTES + 1];
@@ -341,7 +477,7 @@ int scope_check_op(scope_t *s, int64_t org, const scope_device_t *dev, const pro
     break;
 
   case SCHEMA_ACTIVITY:
-    rc = scope__lookup(s, s->activity_loc, org, op->key, &found, text);
+    rc = scope__lookup(s, SCOPE__K_ACT_LOC, s->activity_loc, org, op->key, &found, text);
     if (rc != 0)
       return rc;
     if (found) {
@@ -359,7 +495,7 @@ int scope_check_op(scope_t *s, int64_t org, const scope_device_t *dev, const pro
     break;
 
   case SCHEMA_SESSION:
-    rc = scope__lookup(s, s->session_activity, org, op->key, &found, text);
+    rc = scope__lookup(s, SCOPE__K_SES_ACT, s->session_activity, org, op->key, &found, text);
     if (rc != 0)
       return rc;
     if (found) {
@@ -396,7 +532,7 @@ int scope_check_op(scope_t *s, int64_t org, const scope_device_t *dev, const pro
   case SCHEMA_MESSAGE:
     /* The activity is written once: an existing message stays where it
      * was posted, whatever a later op says. */
-    rc = scope__lookup(s, s->message_activity, org, op->key, &found, text);
+    rc = scope__lookup(s, SCOPE__K_MSG_ACT, s->message_activity, org, op->key, &found, text);
     if (rc != 0)
       return rc;
     if (found)
@@ -428,6 +564,17 @@ int scope_check_op(scope_t *s, int64_t org, const scope_device_t *dev, const pro
       return PROTO_EOUT_OF_SCOPE;
   }
   return 0;
+}
+
+int scope_check_op(scope_t *s, int64_t org, const scope_device_t *dev, const proto_op_t *op,
+                   scope_where_t *where) {
+  int rc = scope__check_op(s, org, dev, op, where);
+  /* Check-ins, tallies and session logs (keyed by their session) write
+   * only their own tables, which nothing here looks up; every other op
+   * may create, move or delete the record it names. */
+  if (op->type != SCHEMA_CHECKIN && op->type != SCHEMA_TALLY && op->type != SCHEMA_SESSION_LOG)
+    scope__drop(s, op->key);
+  return rc;
 }
 
 int scope_bind_where(sqlite3_stmt *st, int index, const scope_where_t *where) {

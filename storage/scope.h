@@ -76,6 +76,21 @@ bool scope_device_allows(const scope_device_t *dev, const scope_where_t *where);
 int scope_check_op(scope_t *scope, int64_t org, const scope_device_t *dev, const proto_op_t *op,
                    scope_where_t *where);
 
+/* A cache of what scope_check_op looks up (which organisation an id
+ * belongs to, a session's activity, an activity's location, erasures), for
+ * a connection whose record tables only this scope_t's scope_check_op
+ * callers write (turfd's writer). Off until scope_cache_begin is called.
+ * Call scope_cache_begin after every BEGIN: it empties the cache when
+ * another connection has committed since (PRAGMA data_version), and turns
+ * the cache on. Call scope_cache_forget after a ROLLBACK (the cache may
+ * hold what the rolled-back transaction wrote). Every op given to
+ * scope_check_op must then be applied, or its transaction rolled back,
+ * before the next call: the entries an op may change are dropped when it is
+ * checked. scope_cache_begin returns 0 or PROTO_ESTORAGE (the cache is then
+ * off). */
+int scope_cache_begin(scope_t *scope);
+void scope_cache_forget(scope_t *scope);
+
 /* Binds where as the value of ops.loc (NULL, '' or the location id).
  * Returns an SQLite result code. */
 int scope_bind_where(sqlite3_stmt *st, int index, const scope_where_t *where);

@@ -31,7 +31,7 @@
 #include "scope.h"
 #include "store_dashboard.h"
 
-#define STORE__SCHEMA_VERSION 2
+#define STORE__SCHEMA_VERSION 3
 #define STORE__DEFAULT_BATCH 256
 #define STORE__READ_BATCH 32     /* pulls taken from the queue at once */
 #define STORE__BUSY_TIMEOUT_MS 5000
@@ -157,6 +157,35 @@ static const char store__schema_v2[] =
     "    WHERE m.org = ops.org AND m.id = ops.k), '')\n"
     "  ELSE NULL END;\n";
 
+/* Schema version 3: ops without foreign keys. Only the writer adds ops, for
+ * an organisation and a device it has just read (the device's row, with its
+ * organisation, authenticates the push; the administrator's and the
+ * dashboard's ops name their organisation's own device), and nothing
+ * deletes organisations or devices; the two checks were a lookup in orgs
+ * and one in devices for every op logged. SQLite cannot drop a constraint,
+ * so the table is copied, same columns in the same order, same keys. */
+static const char store__schema_v3[] =
+    "CREATE TABLE ops_v3 (\n"
+    "  org INTEGER NOT NULL,\n"
+    "  server_seq INTEGER NOT NULL,\n"
+    "  device TEXT NOT NULL,\n"
+    "  seq INTEGER NOT NULL,\n"
+    "  hlc INTEGER NOT NULL,\n"
+    "  rtype INTEGER NOT NULL,\n"
+    "  k TEXT NOT NULL,\n"
+    "  k2 TEXT NOT NULL DEFAULT '',\n"
+    "  base INTEGER NOT NULL DEFAULT 0,\n"
+    "  fields BLOB NOT NULL, -- msgpack map, exactly as sent on the wire\n"
+    "  loc TEXT, -- where the op belongs: NULL the whole organisation,\n"
+    "  -- '' no location known, else a location id (scope.h)\n"
+    "  PRIMARY KEY (org, server_seq),\n"
+    "  UNIQUE (device, seq)\n"
+    ") WITHOUT ROWID;\n"
+    "INSERT INTO ops_v3 (org, server_seq, device, seq, hlc, rtype, k, k2, base, fields, loc)\n"
+    "  SELECT org, server_seq, device, seq, hlc, rtype, k, k2, base, fields, loc FROM ops;\n"
+    "DROP TABLE ops;\n"
+    "ALTER TABLE ops_v3 RENAME TO ops;\n";
+
 /* Runs every migration after the database's user_version, each in its own
  * transaction with the version bump, so a crash leaves a whole version. */
 static int store__migrate(sqlite3 *db) {
@@ -191,7 +220,11 @@ static int store__migrate(sqlite3 *db) {
     if (sqlite3_exec(db, store__schema_v2, NULL, NULL, &err) != SQLITE_OK)
       goto rollback;
   }
-  /* Later versions: if (version < 3) { ... } */
+  if (version < 3) {
+    if (sqlite3_exec(db, store__schema_v3, NULL, NULL, &err) != SQLITE_OK)
+      goto rollback;
+  }
+  /* Later versions: if (version < 4) { ... } */
   if (version < STORE__SCHEMA_VERSION) {
     snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", STORE__SCHEMA_VERSION);
     if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
@@ -1237,7 +1270,9 @@ static void store__fail(store_req_t *req) {
  * whole group, which is rolled back, and the next group tries again. */
 static void store__write_group(store__writer_t *w, store_req_t *list) {
   store_req_t *req;
-  bool failed = store__exec(w->begin) != 0;
+  /* scope_cache_begin: the scope cache stays valid unless another
+   * connection committed since the last group. */
+  bool failed = store__exec(w->begin) != 0 || scope_cache_begin(w->scope) != 0;
 
   for (req = list; req != NULL && !failed; req = req->_next) {
     int rc;
@@ -1268,6 +1303,7 @@ static void store__write_group(store__writer_t *w, store_req_t *list) {
     /* A failed COMMIT may already have rolled back. */
     if (!sqlite3_get_autocommit(w->db))
       store__exec(w->rollback);
+    scope_cache_forget(w->scope); /* it may hold what was rolled back */
     for (req = list; req != NULL; req = req->_next)
       store__fail(req);
   }
