@@ -817,11 +817,31 @@ static int replica__refresh_checkin(replica_t *r, int64_t org, proto_str_t sessi
 /* After participant's merged_into changed: everyone whose chain passes
  * through it may now count for someone else, so every session they have
  * check-ins in is recomputed. */
+/* Steps a bound statement to its end, collecting column 0 of every row into
+ * *ids (caller frees, also on error; *n rows). The statement is left for the
+ * caller to reset or finalize. Returns 0 or PROTO_ESTORAGE. */
+static int replica__collect_ids(sqlite3_stmt *st, replica__id_t **ids, size_t *n) {
+  size_t cap = 0;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (*n == cap) {
+      size_t ncap = cap ? cap * 2 : 8;
+      replica__id_t *grown = realloc(*ids, ncap * sizeof(**ids));
+      if (grown == NULL)
+        return PROTO_ESTORAGE;
+      *ids = grown;
+      cap = ncap;
+    }
+    replica__id_set(&(*ids)[(*n)++], sqlite3_column_text(st, 0), sqlite3_column_bytes(st, 0));
+  }
+  return rc == SQLITE_DONE ? 0 : PROTO_ESTORAGE;
+}
+
 static int replica__remerge(replica_t *r, int64_t org, proto_str_t participant) {
   sqlite3_stmt *st = r->closure_sessions;
   replica__id_t *sessions = NULL;
-  size_t n = 0, cap = 0;
-  int rc, result = 0;
+  size_t n = 0;
+  int result = 0;
 
   if (replica__bind_int(st, ":org", org) != SQLITE_OK ||
       replica__bind_text(st, ":k", participant) != SQLITE_OK) {
@@ -829,21 +849,7 @@ static int replica__remerge(replica_t *r, int64_t org, proto_str_t participant) 
     return PROTO_ESTORAGE;
   }
   /* Collected first: rebuilding writes to checkins while this reads. */
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (n == cap) {
-      size_t ncap = cap ? cap * 2 : 8;
-      replica__id_t *grown = realloc(sessions, ncap * sizeof(*sessions));
-      if (grown == NULL) {
-        result = PROTO_ESTORAGE;
-        break;
-      }
-      sessions = grown;
-      cap = ncap;
-    }
-    replica__id_set(&sessions[n++], sqlite3_column_text(st, 0), sqlite3_column_bytes(st, 0));
-  }
-  if (result == 0 && rc != SQLITE_DONE)
-    result = PROTO_ESTORAGE;
+  result = replica__collect_ids(st, &sessions, &n);
   sqlite3_reset(st);
   for (size_t i = 0; i < n && result == 0; i++)
     result = replica__rebuild_session(r, org, replica__id_str(&sessions[i]));
@@ -884,9 +890,9 @@ static int replica__erase(replica_t *r, int64_t org, proto_str_t participant) {
   const schema_type_t *p = schema_type(SCHEMA_PARTICIPANT);
   sqlite3_stmt *st = NULL;
   replica__id_t *sessions = NULL;
-  size_t n = 0, cap = 0;
+  size_t n = 0;
   char sql[512];
-  int rc, result = 0;
+  int result = 0;
 
   /* The sessions to recompute, collected before their sources go. */
   snprintf(sql, sizeof(sql), "SELECT DISTINCT %s FROM %s WHERE org = :org AND %s = :k",
@@ -898,21 +904,7 @@ static int replica__erase(replica_t *r, int64_t org, proto_str_t participant) {
     sqlite3_finalize(st);
     return PROTO_ESTORAGE;
   }
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (n == cap) {
-      size_t ncap = cap ? cap * 2 : 8;
-      replica__id_t *grown = realloc(sessions, ncap * sizeof(*sessions));
-      if (grown == NULL) {
-        result = PROTO_ESTORAGE;
-        break;
-      }
-      sessions = grown;
-      cap = ncap;
-    }
-    replica__id_set(&sessions[n++], sqlite3_column_text(st, 0), sqlite3_column_bytes(st, 0));
-  }
-  if (result == 0 && rc != SQLITE_DONE)
-    result = PROTO_ESTORAGE;
+  result = replica__collect_ids(st, &sessions, &n);
   sqlite3_finalize(st);
   if (result != 0)
     goto done;
