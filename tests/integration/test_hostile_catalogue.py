@@ -51,6 +51,9 @@ def now_ms():
     return int(time.time() * 1000)
 
 
+STARTED = []  # every turfd started, ended in __main__'s finally even on failure
+
+
 class Server:
     def __init__(self, tmp):
         self.db = os.path.join(tmp, "server.db")
@@ -61,6 +64,7 @@ class Server:
              "--demo-uses", "100", "--ready-file", ready, "--max-frames-per-second", "100",
              "--hello-timeout", str(HELLO_TIMEOUT_S), "--max-queued-bytes", str(MAX_QUEUED)],
             stdout=self.log, stderr=self.log)
+        STARTED.append(self.proc)
         for _ in range(200):
             if os.path.exists(ready):
                 break
@@ -557,4 +561,8 @@ if __name__ == "__main__":
             sys.stderr.write(open(log).read()[-4000:])
         raise
     finally:
+        for proc in STARTED:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -38,6 +38,9 @@ def unpack(data):
     return msgpack.unpackb(data, strict_map_key=False, raw=False)
 
 
+STARTED = []  # every turfd started, ended in __main__'s finally even on failure
+
+
 class Server:
     def __init__(self, tmp):
         self.tmp = tmp
@@ -48,6 +51,7 @@ class Server:
             [TURFD, "--listen", "127.0.0.1", "--port", "0", "--db", self.db, "--demo",
              "--demo-uses", "100", "--ready-file", ready, "--max-frames-per-second", "50"],
             stdout=self.log, stderr=self.log)
+        STARTED.append(self.proc)
         for _ in range(200):
             if os.path.exists(ready):
                 break
@@ -283,4 +287,8 @@ if __name__ == "__main__":
             sys.stderr.write(open(log).read()[-4000:])
         raise
     finally:
+        for proc in STARTED:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -36,6 +36,9 @@ def unpack(data):
     return msgpack.unpackb(data, strict_map_key=False, raw=False)
 
 
+
+STARTED = []  # every turfd started, ended in __main__'s finally even on failure
+
 class Server:
     def __init__(self, tmp):
         self.db = os.path.join(tmp, "server.db")
@@ -53,6 +56,7 @@ class Server:
         if demo:
             args += ["--demo", "--demo-uses", "10"]
         self.proc = subprocess.Popen(args, stdout=self.logf, stderr=self.logf)
+        STARTED.append(self.proc)
         for _ in range(200):
             if os.path.exists(self.ready):
                 break
@@ -139,4 +143,8 @@ if __name__ == "__main__":
             sys.stderr.write(open(log).read()[-3000:])
         raise
     finally:
+        for proc in STARTED:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)
