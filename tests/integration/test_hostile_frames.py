@@ -6,20 +6,19 @@ a live observer keeps receiving its changes. Talks only to 127.0.0.1.
 """
 import asyncio
 import os
-import shutil
 import signal
 import sqlite3
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 
 import msgpack
 import websockets
 
-TURFD = os.environ["TURFD"]
+from turfd_proc import run_test, start_turfd
+
 TABLET = os.environ["TURF_TABLET"]
 
 BAD_FRAME, TOO_LARGE, UNKNOWN_TYPE, BAD_FIELD = 1, 2, 3, 4
@@ -38,28 +37,13 @@ def unpack(data):
     return msgpack.unpackb(data, strict_map_key=False, raw=False)
 
 
-STARTED = []  # every turfd started, ended in __main__'s finally even on failure
-
-
 class Server:
     def __init__(self, tmp):
         self.tmp = tmp
         self.db = os.path.join(tmp, "server.db")
-        ready = os.path.join(tmp, "ready")
         self.log = open(os.path.join(tmp, "turfd.log"), "w")
-        self.proc = subprocess.Popen(
-            [TURFD, "--listen", "127.0.0.1", "--port", "0", "--db", self.db, "--demo",
-             "--demo-uses", "100", "--ready-file", ready, "--max-frames-per-second", "50"],
-            stdout=self.log, stderr=self.log)
-        STARTED.append(self.proc)
-        for _ in range(200):
-            if os.path.exists(ready):
-                break
-            if self.proc.poll() is not None:
-                raise SystemExit("turfd exited during start")
-            time.sleep(0.05)
-        lines = dict(line.split(" ", 1) for line in open(ready).read().split("\n") if line)
-        self.url, self.code = lines["url"], lines["code"]
+        self.proc, self.url, self.code = start_turfd(
+            tmp, self.log, "--demo", "--demo-uses", "100", "--max-frames-per-second", "50")
 
     def alive(self):
         return self.proc.poll() is None
@@ -278,17 +262,4 @@ async def main(tmp):
 
 
 if __name__ == "__main__":
-    tmp = tempfile.mkdtemp(prefix="turf-hostile.")
-    try:
-        asyncio.run(asyncio.wait_for(main(tmp), 240))
-    except BaseException:
-        log = os.path.join(tmp, "turfd.log")
-        if os.path.exists(log):
-            sys.stderr.write(open(log).read()[-4000:])
-        raise
-    finally:
-        for proc in STARTED:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+    run_test(main, "turf-hostile.", 240)

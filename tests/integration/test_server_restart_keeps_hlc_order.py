@@ -11,18 +11,17 @@ Found by tests/convergence (turf-chaos converge --seed 3 --steps 320).
 Talks only to 127.0.0.1."""
 import asyncio
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 
 import msgpack
 import websockets
 
-TURFD = os.environ["TURFD"]
+from turfd_proc import run_test, start_turfd
+
 HELLO, WELCOME, PUSH, ACK, PULL, CHANGES = 1, 2, 3, 4, 5, 6
 CHECKIN = 5
 YEAR_MS = 365 * 24 * 3600 * 1000
@@ -37,35 +36,21 @@ def unpack(data):
 
 
 
-STARTED = []  # every turfd started, ended in __main__'s finally even on failure
 
 class Server:
     def __init__(self, tmp):
+        self.tmp = tmp
         self.db = os.path.join(tmp, "server.db")
-        self.ready = os.path.join(tmp, "ready")
         self.logf = open(os.path.join(tmp, "turfd.log"), "a")
         self.port = 0
         self.code = None
         self.start(demo=True)
 
     def start(self, demo=False):
-        if os.path.exists(self.ready):
-            os.unlink(self.ready)
-        args = [TURFD, "--listen", "127.0.0.1", "--port", str(self.port), "--db", self.db,
-                "--ready-file", self.ready]
-        if demo:
-            args += ["--demo", "--demo-uses", "10"]
-        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=self.logf)
-        STARTED.append(self.proc)
-        for _ in range(200):
-            if os.path.exists(self.ready):
-                break
-            assert self.proc.poll() is None, "turfd exited during start"
-            time.sleep(0.05)
-        lines = dict(l.split(" ", 1) for l in open(self.ready).read().split("\n") if l)
-        self.url = lines["url"]
+        flags = ["--demo", "--demo-uses", "10"] if demo else []
+        self.proc, self.url, code = start_turfd(self.tmp, self.logf, *flags, port=self.port)
         self.port = int(self.url.rsplit(":", 1)[1])
-        self.code = self.code or lines["code"]
+        self.code = self.code or code
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -134,17 +119,4 @@ async def main(tmp):
 
 
 if __name__ == "__main__":
-    tmp = tempfile.mkdtemp(prefix="turf-hlc-restart.")
-    try:
-        asyncio.run(asyncio.wait_for(main(tmp), 120))
-    except BaseException:
-        log = os.path.join(tmp, "turfd.log")
-        if os.path.exists(log):
-            sys.stderr.write(open(log).read()[-3000:])
-        raise
-    finally:
-        for proc in STARTED:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+    run_test(main, "turf-hlc-restart.", 120)
