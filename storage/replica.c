@@ -6,10 +6,13 @@
  * tables are generated from the schema table in protocol/schema.c, so a
  * field's wire id, SQL column and merge rule cannot drift apart:
  *
- *   - one row per record in <table>(org, <key>[, <key2>], <fields>...);
- *   - one row per written field in field_clocks: the (hlc, device, seq,
- *     server_seq) of the op whose value the field holds — what merge_field
- *     needs to decide the next write;
+ *   - one row per record in <table>(org, <key>[, <key2>], <fields>...),
+ *     and next to each field its clock: <field>__hlc, __device, __seq and
+ *     __sseq, the (hlc, device, seq, server_seq) of the op whose value the
+ *     field holds, NULL while the field was never written. Applying an op
+ *     is then one read of the record's row, the merge in memory and one
+ *     write of the row; the view field_clocks shows the clocks as one row
+ *     per written field, for tools and tests;
  *   - counters (tallies) keep one row per (record, device): the slot of each
  *     device carries its own value and device_seq, and the total is their
  *     sum (view session_tallies);
@@ -40,42 +43,64 @@
 #include "merge.h"
 #include "schema.h"
 
-/* Statements for one field of one record type. */
+/* Parameter numbers of the generated row statements: ?1 org, ?2 key,
+ * ?3 key2, then five per field (value and its clock), then a message's
+ * author and posted time. Bound by number: looking a name up costs a
+ * string comparison per parameter on every op. */
+#define REPLICA__P_ORG 1
+#define REPLICA__P_K 2
+#define REPLICA__P_K2 3
+#define REPLICA__P_FIELD(i) (4 + 5 * (int)(i)) /* value; +1 hlc .. +4 sseq */
+#define REPLICA__P_AUTHOR(n) REPLICA__P_FIELD(n)
+#define REPLICA__P_POSTED(n) (REPLICA__P_FIELD(n) + 1)
+
+/* Counter slots: ?1 org, ?2 key, ?3 device, ?4 value, ?5 seq. */
+#define REPLICA__P_DEVICE 3
+#define REPLICA__P_VALUE 4
+#define REPLICA__P_SEQ 5
+
+/* Statements of one record type. Types with counters use counter_read and
+ * counter_write (one row per device); the others the row statements. */
 typedef struct {
-  sqlite3_stmt *read;  /* value and clock of the field (or the device's
-                          counter slot) */
-  sqlite3_stmt *write; /* stores a value (and, for counters, its seq) */
-} replica__field_stmts_t;
+  sqlite3_stmt *read_row;   /* every field with its clock [, author] */
+  sqlite3_stmt *insert_row; /* a new record: every field [, author, posted] */
+  sqlite3_stmt *update_row; /* every field of an existing record */
+  sqlite3_stmt *rebase;     /* clocks of one own op -> the server's */
+  sqlite3_stmt *counter_read;
+  sqlite3_stmt *counter_write;
+} replica__type_stmts_t;
+
+/* What the replica holds of one record: a slot per field, in the order of
+ * schema_type_t.fields. */
+typedef struct {
+  bool exists;
+  merge_slot_t slot[PROTO_MAX_FIELDS_PER_OP];
+  proto_str_t author; /* messages */
+} replica__row_t;
 
 struct replica_s {
   sqlite3 *db; /* borrowed from the caller */
   replica_options_t opts;
-  /* Indexed by schema type id, then by the field's position in
-   * schema_type_t.fields. Counter-only types have no insert_row. */
-  sqlite3_stmt *insert_row[SCHEMA_TYPE_MAX + 1];
-  replica__field_stmts_t *fields[SCHEMA_TYPE_MAX + 1];
-  sqlite3_stmt *put_clock;
+  replica__type_stmts_t types[SCHEMA_TYPE_MAX + 1]; /* by schema type id */
   sqlite3_stmt *put_conflict;
-  sqlite3_stmt *message_author;
-  sqlite3_stmt *rebase_clocks;
-  sqlite3_stmt *rebase_posted;
   /* Merged check-ins (see the file comment). */
   sqlite3_stmt *canon_next;       /* a participant's merged_into */
-  sqlite3_stmt *has_incoming;     /* does anyone point at this participant */
-  sqlite3_stmt *copy_checkin;     /* one source is the whole merged row */
+  sqlite3_stmt *merges_touch;     /* is a participant merged, or merged into */
   sqlite3_stmt *clear_session;    /* drops a session's merged rows */
   sqlite3_stmt *session_sources;  /* a session's sources with their clocks */
   sqlite3_stmt *insert_checkin;   /* writes one merged row */
   sqlite3_stmt *closure_sessions; /* sessions whose merge a merged_into touches */
-  sqlite3_stmt *own_checkin;      /* the check-in an own op wrote, for rebase */
   /* Field ids of a message that its first op must set. */
   uint8_t message_activity, message_body;
   uint8_t participant_merged_into;
-  /* Copies of the current slot's strings: column text is only valid until
-   * the statement moves on, and the slot is needed after that. */
-  char cur_text[PROTO_MAX_TEXT_BYTES];
-  char cur_device[PROTO_MAX_ID_BYTES];
+  /* The strings of the row being applied, copied out of SQLite (column text
+   * is only valid until the statement moves on): every field's longest
+   * value and device id, and an author. */
+  char *row_text;
 };
+
+#define REPLICA__ROW_TEXT_BYTES \
+  (PROTO_MAX_FIELDS_PER_OP * (PROTO_MAX_TEXT_BYTES + PROTO_MAX_ID_BYTES) + PROTO_MAX_ID_BYTES)
 
 /* ---- DDL ---------------------------------------------------------------- */
 
@@ -91,21 +116,28 @@ static bool replica__per_device(const schema_type_t *t) {
   return false;
 }
 
-static char replica__ddl[16384];
+/* The four clock columns of a field, with their SQL types. */
+static const char *const replica__clock_suffix[4] = {"__hlc", "__device", "__seq", "__sseq"};
+static const char *const replica__clock_type[4] = {"INTEGER", "TEXT", "INTEGER", "INTEGER"};
+
+#define REPLICA__SQL_BYTES 65536
+static char replica__ddl[REPLICA__SQL_BYTES];
+static char replica__migration[REPLICA__SQL_BYTES];
 static pthread_once_t replica__ddl_once = PTHREAD_ONCE_INIT;
 
-/* Appends to replica__ddl; the buffer is sized for the schema with a wide
- * margin, and overflowing it is a programming error caught at first use. */
-static void replica__ddl_add(size_t *at, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* Appends to buf (one of the two above, REPLICA__SQL_BYTES each); they are sized for the schema
+ * with a wide margin, and overflowing one is a programming error caught at
+ * first use. */
+static void replica__add(char *buf, size_t *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static void replica__ddl_add(size_t *at, const char *fmt, ...) {
+static void replica__add(char *buf, size_t *at, const char *fmt, ...) {
   va_list ap;
   int n;
   va_start(ap, fmt);
-  n = vsnprintf(replica__ddl + *at, sizeof(replica__ddl) - *at, fmt, ap);
+  n = vsnprintf(buf + *at, REPLICA__SQL_BYTES - *at, fmt, ap);
   va_end(ap);
-  if (n < 0 || (size_t)n >= sizeof(replica__ddl) - *at)
+  if (n < 0 || (size_t)n >= REPLICA__SQL_BYTES - *at)
     abort();
   *at += (size_t)n;
 }
@@ -116,28 +148,98 @@ static const char *replica__rows_table(const schema_type_t *t) {
   return t->id == SCHEMA_CHECKIN ? "checkin_sources" : t->table;
 }
 
+/* Rows that ops write carry the clocks of their fields; the merged
+ * check-ins and the per-device counter rows do not. */
+static bool replica__has_clocks(const schema_type_t *t, const char *table) {
+  return !replica__per_device(t) && strcmp(table, replica__rows_table(t)) == 0;
+}
+
 static void replica__ddl_table(size_t *at, const schema_type_t *t, const char *table) {
   bool per_device = replica__per_device(t);
+  bool clocks = replica__has_clocks(t, table);
+  char *d = replica__ddl;
 
-  replica__ddl_add(at, "CREATE TABLE %s (\n  org INTEGER NOT NULL,\n  %s TEXT NOT NULL,\n", table,
-                   t->key_column);
+  replica__add(d, at, "CREATE TABLE %s (\n  org INTEGER NOT NULL,\n  %s TEXT NOT NULL,\n", table,
+               t->key_column);
   if (t->key2_column != NULL)
-    replica__ddl_add(at, "  %s TEXT NOT NULL,\n", t->key2_column);
+    replica__add(d, at, "  %s TEXT NOT NULL,\n", t->key2_column);
   if (per_device)
-    replica__ddl_add(at, "  device TEXT NOT NULL,\n");
-  for (uint32_t i = 0; i < t->nfields; i++)
-    replica__ddl_add(at, "  %s %s,\n", t->fields[i].name, replica__sql_type(t->fields[i].vtype));
+    replica__add(d, at, "  device TEXT NOT NULL,\n");
+  for (uint32_t i = 0; i < t->nfields; i++) {
+    replica__add(d, at, "  %s %s,\n", t->fields[i].name, replica__sql_type(t->fields[i].vtype));
+    for (int c = 0; clocks && c < 4; c++)
+      replica__add(d, at, "  %s%s %s,\n", t->fields[i].name, replica__clock_suffix[c],
+                   replica__clock_type[c]);
+  }
   if (per_device)
-    replica__ddl_add(at, "  seq INTEGER NOT NULL, -- device_seq of the op that set this slot\n");
+    replica__add(d, at, "  seq INTEGER NOT NULL, -- device_seq of the op that set this slot\n");
   if (t->id == SCHEMA_MESSAGE)
-    replica__ddl_add(at, "  author TEXT NOT NULL, -- device of the op that created it\n"
-                         "  posted INTEGER,        -- wall-clock ms of that op's HLC\n");
-  replica__ddl_add(at, "  PRIMARY KEY (org, %s%s%s%s)\n);\n", t->key_column,
-                   t->key2_column ? ", " : "", t->key2_column ? t->key2_column : "",
-                   per_device ? ", device" : "");
+    replica__add(d, at, "  author TEXT NOT NULL, -- device of the op that created it\n"
+                        "  posted INTEGER,        -- wall-clock ms of that op's HLC\n");
+  replica__add(d, at, "  PRIMARY KEY (org, %s%s%s%s)\n);\n", t->key_column,
+               t->key2_column ? ", " : "", t->key2_column ? t->key2_column : "",
+               per_device ? ", device" : "");
+}
+
+/* CREATE VIEW field_clocks: one row per written field of every record, as
+ * the clocks were kept before they moved into the rows. */
+static void replica__ddl_clocks_view(char *buf, size_t *at) {
+  const char *sep = "";
+
+  replica__add(buf, at, "CREATE VIEW field_clocks (org, rtype, k, k2, field, hlc, device, seq, "
+                        "server_seq) AS\n");
+  for (uint8_t id = 1; id <= SCHEMA_TYPE_MAX; id++) {
+    const schema_type_t *t = schema_type(id);
+    if (t == NULL || replica__per_device(t))
+      continue;
+    for (uint32_t i = 0; i < t->nfields; i++) {
+      const char *f = t->fields[i].name;
+      replica__add(buf, at,
+                   "%s  SELECT org, %u, %s, %s, %u, %s__hlc, %s__device, %s__seq, %s__sseq "
+                   "FROM %s WHERE %s__hlc IS NOT NULL\n",
+                   sep, (unsigned)id, t->key_column, t->key2_column ? t->key2_column : "''",
+                   (unsigned)t->fields[i].id, f, f, f, f, replica__rows_table(t), f);
+      sep = "  UNION ALL\n";
+    }
+  }
+  replica__add(buf, at, ";\n");
+}
+
+/* From the layout with a field_clocks table (one row per written field) to
+ * the clocks in the record rows. */
+static void replica__build_migration(void) {
+  char *m = replica__migration;
+  size_t at = 0;
+
+  for (uint8_t id = 1; id <= SCHEMA_TYPE_MAX; id++) {
+    const schema_type_t *t = schema_type(id);
+    const char *table;
+    if (t == NULL || replica__per_device(t))
+      continue;
+    table = replica__rows_table(t);
+    for (uint32_t i = 0; i < t->nfields; i++)
+      for (int c = 0; c < 4; c++)
+        replica__add(m, &at, "ALTER TABLE %s ADD COLUMN %s%s %s;\n", table, t->fields[i].name,
+                     replica__clock_suffix[c], replica__clock_type[c]);
+    replica__add(m, &at, "UPDATE %s SET\n", table);
+    for (uint32_t i = 0; i < t->nfields; i++) {
+      const char *f = t->fields[i].name;
+      replica__add(m, &at,
+                   "  (%s__hlc, %s__device, %s__seq, %s__sseq) = (SELECT hlc, device, seq, "
+                   "server_seq FROM field_clocks c WHERE c.org = %s.org AND c.rtype = %u "
+                   "AND c.k = %s.%s AND c.k2 = %s%s%s AND c.field = %u)%s\n",
+                   f, f, f, f, table, (unsigned)id, table, t->key_column,
+                   t->key2_column ? table : "''", t->key2_column ? "." : "",
+                   t->key2_column ? t->key2_column : "", (unsigned)t->fields[i].id,
+                   i + 1 < t->nfields ? "," : ";");
+    }
+  }
+  replica__add(m, &at, "DROP TABLE field_clocks;\n");
+  replica__ddl_clocks_view(m, &at);
 }
 
 static void replica__build_ddl(void) {
+  char *d = replica__ddl;
   size_t at = 0;
 
   for (uint8_t id = 1; id <= SCHEMA_TYPE_MAX; id++) {
@@ -149,22 +251,9 @@ static void replica__build_ddl(void) {
     replica__ddl_table(&at, t, t->table);
   }
 
-  replica__ddl_add(&at,
+  replica__add(d, &at,
       "CREATE VIEW session_tallies AS\n"
       "  SELECT org, session, SUM(count) AS total FROM tallies GROUP BY org, session;\n"
-      "CREATE TABLE field_clocks (\n"
-      "  org INTEGER NOT NULL,\n"
-      "  rtype INTEGER NOT NULL,   -- schema type id\n"
-      "  k TEXT NOT NULL,\n"
-      "  k2 TEXT NOT NULL DEFAULT '',\n"
-      "  field INTEGER NOT NULL,   -- schema field id\n"
-      "  hlc INTEGER NOT NULL,     -- of the op whose value the field holds\n"
-      "  device TEXT NOT NULL,\n"
-      "  seq INTEGER NOT NULL,\n"
-      "  server_seq INTEGER NOT NULL DEFAULT 0,\n"
-      "  PRIMARY KEY (org, rtype, k, k2, field)\n"
-      ") WITHOUT ROWID;\n"
-      "CREATE INDEX field_clocks_by_op ON field_clocks (org, device, seq);\n"
       "CREATE TABLE conflicts (\n"
       "  id INTEGER PRIMARY KEY,\n"
       "  org INTEGER NOT NULL,\n"
@@ -190,11 +279,18 @@ static void replica__build_ddl(void) {
       "CREATE INDEX checkin_sources_by_participant ON checkin_sources (org, participant);\n"
       "CREATE INDEX participants_merged ON participants (org, merged_into)\n"
       "  WHERE merged_into IS NOT NULL;\n");
+  replica__ddl_clocks_view(d, &at);
+  replica__build_migration();
 }
 
 const char *replica_schema_sql(void) {
   pthread_once(&replica__ddl_once, replica__build_ddl);
   return replica__ddl;
+}
+
+const char *replica_clocks_migration_sql(void) {
+  pthread_once(&replica__ddl_once, replica__build_ddl);
+  return replica__migration;
 }
 
 /* ---- open / close -------------------------------------------------------- */
@@ -207,66 +303,127 @@ static int replica__prepare(replica_t *r, const char *sql, sqlite3_stmt **out) {
   return 0;
 }
 
-/* "WHERE org = :org AND <key> = :k[ AND <key2> = :k2]" for table t. */
-static void replica__where_key(char *buf, size_t size, const schema_type_t *t) {
-  snprintf(buf, size, "org = :org AND %s = :k%s%s%s", t->key_column,
-           t->key2_column ? " AND " : "", t->key2_column ? t->key2_column : "",
-           t->key2_column ? " = :k2" : "");
+/* Appends to a statement being generated; a statement longer than buf is a
+ * programming error caught at first use. */
+static void replica__cat(char *buf, size_t size, size_t *at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void replica__cat(char *buf, size_t size, size_t *at, const char *fmt, ...) {
+  va_list ap;
+  int n;
+  va_start(ap, fmt);
+  n = vsnprintf(buf + *at, size - *at, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= size - *at)
+    abort();
+  *at += (size_t)n;
 }
 
-static int replica__prepare_type(replica_t *r, const schema_type_t *t) {
-  char where[256], sql[1024];
-  bool per_device = replica__per_device(t);
-  const char *table = replica__rows_table(t);
+/* " WHERE org = ?1 AND <key> = ?2[ AND <key2> = ?3]" */
+static void replica__cat_where(char *buf, size_t size, size_t *at, const schema_type_t *t) {
+  replica__cat(buf, size, at, " WHERE org = ?%d AND %s = ?%d", REPLICA__P_ORG, t->key_column,
+               REPLICA__P_K);
+  if (t->key2_column != NULL)
+    replica__cat(buf, size, at, " AND %s = ?%d", t->key2_column, REPLICA__P_K2);
+}
 
-  replica__where_key(where, sizeof(where), t);
-  if (!per_device) {
-    if (t->id == SCHEMA_MESSAGE)
-      snprintf(sql, sizeof(sql),
-               "INSERT OR IGNORE INTO %s (org, %s, author, posted) "
-               "VALUES (:org, :k, :author, :posted)",
-               table, t->key_column);
-    else
-      snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO %s (org, %s%s%s) VALUES (:org, :k%s)",
-               table, t->key_column, t->key2_column ? ", " : "",
-               t->key2_column ? t->key2_column : "", t->key2_column ? ", :k2" : "");
-    if (replica__prepare(r, sql, &r->insert_row[t->id]) != 0)
-      return -1;
-  }
+static int replica__prepare_counters(replica_t *r, const schema_type_t *t) {
+  replica__type_stmts_t *s = &r->types[t->id];
+  const char *f = t->fields[0].name;
+  char sql[1024];
 
-  r->fields[t->id] = calloc(t->nfields, sizeof(replica__field_stmts_t));
-  if (r->fields[t->id] == NULL)
+  /* One counter per per-device type, without a second key: all the
+   * schema has, and all the slot statements below handle. */
+  if (t->nfields != 1 || t->fields[0].rule != MERGE_COUNTER || t->key2_column != NULL) {
+    fprintf(stderr, "replica: type %s mixes counters with other fields\n", t->name);
     return -1;
-  for (uint32_t i = 0; i < t->nfields; i++) {
-    const schema_field_t *f = &t->fields[i];
-    replica__field_stmts_t *s = &r->fields[t->id][i];
-    if (f->rule == MERGE_COUNTER) {
-      snprintf(sql, sizeof(sql), "SELECT %s, seq FROM %s WHERE %s AND device = :device",
-               f->name, table, where);
-      if (replica__prepare(r, sql, &s->read) != 0)
-        return -1;
-      snprintf(sql, sizeof(sql),
-               "INSERT INTO %s (org, %s, device, %s, seq) VALUES (:org, :k, :device, :v, :seq) "
-               "ON CONFLICT (org, %s, device) DO UPDATE SET %s = excluded.%s, seq = excluded.seq",
-               table, t->key_column, f->name, t->key_column, f->name, f->name);
-      if (replica__prepare(r, sql, &s->write) != 0)
-        return -1;
-    } else {
-      /* The subquery reads the value; the row exists exactly when the field
-       * has been written (it has a clock). */
-      snprintf(sql, sizeof(sql),
-               "SELECT (SELECT %s FROM %s WHERE %s), hlc, device, seq, server_seq "
-               "FROM field_clocks WHERE org = :org AND rtype = %u AND k = :k AND k2 = :k2 "
-               "AND field = %u",
-               f->name, table, where, (unsigned)t->id, (unsigned)f->id);
-      if (replica__prepare(r, sql, &s->read) != 0)
-        return -1;
-      snprintf(sql, sizeof(sql), "UPDATE %s SET %s = :v WHERE %s", table, f->name, where);
-      if (replica__prepare(r, sql, &s->write) != 0)
-        return -1;
-    }
   }
-  return 0;
+  snprintf(sql, sizeof(sql), "SELECT %s, seq FROM %s WHERE org = ?%d AND %s = ?%d AND device = ?%d",
+           f, t->table, REPLICA__P_ORG, t->key_column, REPLICA__P_K, REPLICA__P_DEVICE);
+  if (replica__prepare(r, sql, &s->counter_read) != 0)
+    return -1;
+  snprintf(sql, sizeof(sql),
+           "INSERT INTO %s (org, %s, device, %s, seq) VALUES (?%d, ?%d, ?%d, ?%d, ?%d) "
+           "ON CONFLICT (org, %s, device) DO UPDATE SET %s = excluded.%s, seq = excluded.seq",
+           t->table, t->key_column, f, REPLICA__P_ORG, REPLICA__P_K, REPLICA__P_DEVICE,
+           REPLICA__P_VALUE, REPLICA__P_SEQ, t->key_column, f, f);
+  return replica__prepare(r, sql, &s->counter_write);
+}
+
+static int replica__prepare_rows(replica_t *r, const schema_type_t *t) {
+  replica__type_stmts_t *s = &r->types[t->id];
+  const char *table = replica__rows_table(t);
+  bool message = t->id == SCHEMA_MESSAGE;
+  char sql[8192];
+  size_t at;
+
+  at = 0;
+  replica__cat(sql, sizeof(sql), &at, "SELECT ");
+  for (uint32_t i = 0; i < t->nfields; i++) {
+    const char *f = t->fields[i].name;
+    replica__cat(sql, sizeof(sql), &at, "%s%s, %s__hlc, %s__device, %s__seq, %s__sseq",
+                 i ? ", " : "", f, f, f, f, f);
+  }
+  replica__cat(sql, sizeof(sql), &at, "%s FROM %s", message ? ", author" : "", table);
+  replica__cat_where(sql, sizeof(sql), &at, t);
+  if (replica__prepare(r, sql, &s->read_row) != 0)
+    return -1;
+
+  at = 0;
+  replica__cat(sql, sizeof(sql), &at, "INSERT INTO %s (org, %s%s%s", table, t->key_column,
+               t->key2_column ? ", " : "", t->key2_column ? t->key2_column : "");
+  for (uint32_t i = 0; i < t->nfields; i++) {
+    const char *f = t->fields[i].name;
+    replica__cat(sql, sizeof(sql), &at, ", %s, %s__hlc, %s__device, %s__seq, %s__sseq", f, f,
+                 f, f, f);
+  }
+  replica__cat(sql, sizeof(sql), &at, "%s) VALUES (?%d, ?%d", message ? ", author, posted" : "",
+               REPLICA__P_ORG, REPLICA__P_K);
+  if (t->key2_column != NULL)
+    replica__cat(sql, sizeof(sql), &at, ", ?%d", REPLICA__P_K2);
+  for (uint32_t i = 0; i < t->nfields; i++)
+    for (int c = 0; c < 5; c++)
+      replica__cat(sql, sizeof(sql), &at, ", ?%d", REPLICA__P_FIELD(i) + c);
+  if (message)
+    replica__cat(sql, sizeof(sql), &at, ", ?%d, ?%d", REPLICA__P_AUTHOR(t->nfields),
+                 REPLICA__P_POSTED(t->nfields));
+  replica__cat(sql, sizeof(sql), &at, ")");
+  if (replica__prepare(r, sql, &s->insert_row) != 0)
+    return -1;
+
+  at = 0;
+  replica__cat(sql, sizeof(sql), &at, "UPDATE %s SET ", table);
+  for (uint32_t i = 0; i < t->nfields; i++) {
+    const char *f = t->fields[i].name;
+    int p = REPLICA__P_FIELD(i);
+    replica__cat(sql, sizeof(sql), &at,
+                 "%s%s = ?%d, %s__hlc = ?%d, %s__device = ?%d, %s__seq = ?%d, %s__sseq = ?%d",
+                 i ? ", " : "", f, p, f, p + 1, f, p + 2, f, p + 3, f, p + 4);
+  }
+  replica__cat_where(sql, sizeof(sql), &at, t);
+  if (replica__prepare(r, sql, &s->update_row) != 0)
+    return -1;
+
+  /* Each clock still written by the own op (?4 device, ?5 seq) takes the
+   * server's hlc (?6) and server_seq (?7); a message it created, the time
+   * of the server's hlc (?8). */
+  at = 0;
+  replica__cat(sql, sizeof(sql), &at, "UPDATE %s SET ", table);
+  for (uint32_t i = 0; i < t->nfields; i++) {
+    const char *f = t->fields[i].name;
+    replica__cat(sql, sizeof(sql), &at,
+                 "%s%s__hlc = CASE WHEN %s__device = ?4 AND %s__seq = ?5 THEN ?6 ELSE %s__hlc END, "
+                 "%s__sseq = CASE WHEN %s__device = ?4 AND %s__seq = ?5 THEN ?7 ELSE %s__sseq END",
+                 i ? ", " : "", f, f, f, f, f, f, f, f);
+  }
+  if (message)
+    replica__cat(sql, sizeof(sql), &at,
+                 ", posted = CASE WHEN author = ?4 AND %s__device = ?4 AND %s__seq = ?5 "
+                 "THEN ?8 ELSE posted END",
+                 schema_field(t, r->message_activity)->name,
+                 schema_field(t, r->message_activity)->name);
+  replica__cat_where(sql, sizeof(sql), &at, t);
+  return replica__prepare(r, sql, &s->rebase);
 }
 
 /* Statements of the merged check-ins, generated from the schema like the
@@ -281,70 +438,63 @@ static int replica__prepare_merged(replica_t *r) {
   for (uint8_t i = 0; i < c->nfields; i++)
     at += (size_t)snprintf(cols + at, sizeof(cols) - at, ", %s", c->fields[i].name);
 
-  snprintf(sql, sizeof(sql), "SELECT merged_into FROM %s WHERE org = :org AND %s = :k", p->table,
+  snprintf(sql, sizeof(sql), "SELECT merged_into FROM %s WHERE org = ?1 AND %s = ?2", p->table,
            p->key_column);
   if (replica__prepare(r, sql, &r->canon_next) != 0)
     return -1;
-  snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE org = :org AND merged_into = :k LIMIT 1",
-           p->table);
-  if (replica__prepare(r, sql, &r->has_incoming) != 0)
-    return -1;
+  /* Both probes are into the small partial index of merged participants
+   * or a primary-key lookup: the usual answer, no, costs two descents. */
   snprintf(sql, sizeof(sql),
-           "INSERT OR REPLACE INTO %s (org, %s, %s%s) SELECT org, %s, %s%s FROM %s "
-           "WHERE org = :org AND %s = :k AND %s = :k2",
-           c->table, c->key_column, c->key2_column, cols, c->key_column, c->key2_column, cols,
-           replica__rows_table(c), c->key_column, c->key2_column);
-  if (replica__prepare(r, sql, &r->copy_checkin) != 0)
+           "SELECT EXISTS (SELECT 1 FROM %s WHERE org = ?1 AND %s = ?2 AND merged_into IS NOT "
+           "NULL) OR EXISTS (SELECT 1 FROM %s WHERE org = ?1 AND merged_into = ?2)",
+           p->table, p->key_column, p->table);
+  if (replica__prepare(r, sql, &r->merges_touch) != 0)
     return -1;
-  snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE org = :org AND %s = :k", c->table,
+  snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE org = ?1 AND %s = ?2", c->table,
            c->key_column);
   if (replica__prepare(r, sql, &r->clear_session) != 0)
     return -1;
 
-  n = (size_t)snprintf(sql, sizeof(sql), "SELECT s.%s", c->key2_column);
-  for (uint8_t i = 0; i < c->nfields; i++)
-    n += (size_t)snprintf(sql + n, sizeof(sql) - n, ", s.%s, c%u.hlc, c%u.device, c%u.seq",
-                          c->fields[i].name, i, i, i);
-  n += (size_t)snprintf(sql + n, sizeof(sql) - n, " FROM %s s", replica__rows_table(c));
-  for (uint8_t i = 0; i < c->nfields; i++)
-    n += (size_t)snprintf(sql + n, sizeof(sql) - n,
-                          " LEFT JOIN field_clocks c%u ON c%u.org = s.org AND c%u.rtype = %u "
-                          "AND c%u.k = s.%s AND c%u.k2 = s.%s AND c%u.field = %u",
-                          i, i, i, (unsigned)c->id, i, c->key_column, i, c->key2_column, i,
-                          (unsigned)c->fields[i].id);
-  snprintf(sql + n, sizeof(sql) - n, " WHERE s.org = :org AND s.%s = :k", c->key_column);
+  n = (size_t)snprintf(sql, sizeof(sql), "SELECT %s", c->key2_column);
+  for (uint8_t i = 0; i < c->nfields; i++) {
+    const char *f = c->fields[i].name;
+    n += (size_t)snprintf(sql + n, sizeof(sql) - n, ", %s, %s__hlc, %s__device, %s__seq", f, f,
+                          f, f);
+  }
+  snprintf(sql + n, sizeof(sql) - n, " FROM %s WHERE org = ?1 AND %s = ?2",
+           replica__rows_table(c), c->key_column);
   if (replica__prepare(r, sql, &r->session_sources) != 0)
     return -1;
 
   n = (size_t)snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO %s (org, %s, %s%s) VALUES "
-                       "(:org, :k, :k2", c->table, c->key_column, c->key2_column, cols);
+                       "(?1, ?2, ?3", c->table, c->key_column, c->key2_column, cols);
   for (uint8_t i = 0; i < c->nfields; i++)
-    n += (size_t)snprintf(sql + n, sizeof(sql) - n, ", :v%u", i);
+    n += (size_t)snprintf(sql + n, sizeof(sql) - n, ", ?%u", 4u + i);
   snprintf(sql + n, sizeof(sql) - n, ")");
   if (replica__prepare(r, sql, &r->insert_checkin) != 0)
     return -1;
 
-  /* Everyone whose chain of merged_into passes through :k (UNION stops at
+  /* Everyone whose chain of merged_into passes through ?2 (UNION stops at
    * cycles), and the sessions they have check-ins in. */
   snprintf(sql, sizeof(sql),
-           "WITH RECURSIVE r(id) AS (SELECT :k UNION SELECT p.%s FROM %s p JOIN r "
-           "ON p.org = :org AND p.merged_into = r.id) "
-           "SELECT DISTINCT %s FROM %s WHERE org = :org AND %s IN (SELECT id FROM r)",
+           "WITH RECURSIVE r(id) AS (SELECT ?2 UNION SELECT p.%s FROM %s p JOIN r "
+           "ON p.org = ?1 AND p.merged_into = r.id) "
+           "SELECT DISTINCT %s FROM %s WHERE org = ?1 AND %s IN (SELECT id FROM r)",
            p->key_column, p->table, c->key_column, replica__rows_table(c), c->key2_column);
-  if (replica__prepare(r, sql, &r->closure_sessions) != 0)
-    return -1;
-  snprintf(sql, sizeof(sql),
-           "SELECT k, k2 FROM field_clocks WHERE org = :org AND device = :device AND seq = :seq "
-           "AND rtype = %u LIMIT 1",
-           (unsigned)c->id);
-  return replica__prepare(r, sql, &r->own_checkin);
+  return replica__prepare(r, sql, &r->closure_sessions);
+}
+
+/* The id of the field called name in type id, or 0. */
+static uint8_t replica__field_id(uint8_t type, const char *name) {
+  const schema_type_t *t = schema_type(type);
+  for (uint32_t i = 0; t != NULL && i < t->nfields; i++)
+    if (strcmp(t->fields[i].name, name) == 0)
+      return t->fields[i].id;
+  return 0;
 }
 
 replica_t *replica_open(sqlite3 *db, const replica_options_t *opts) {
   replica_t *r;
-  const schema_type_t *msg;
-  const schema_field_t *activity = NULL, *body = NULL;
-  char sql[512];
 
   r = calloc(1, sizeof(*r));
   if (r == NULL)
@@ -352,43 +502,27 @@ replica_t *replica_open(sqlite3 *db, const replica_options_t *opts) {
   r->db = db;
   if (opts != NULL)
     r->opts = *opts;
+  r->row_text = malloc(REPLICA__ROW_TEXT_BYTES);
+  if (r->row_text == NULL)
+    goto fail;
+
+  r->message_activity = replica__field_id(SCHEMA_MESSAGE, "activity");
+  r->message_body = replica__field_id(SCHEMA_MESSAGE, "body");
+  r->participant_merged_into = replica__field_id(SCHEMA_PARTICIPANT, "merged_into");
+  if (r->message_activity == 0 || r->message_body == 0 || r->participant_merged_into == 0) {
+    fprintf(stderr, "replica: schema lacks message activity/body or participant merged_into\n");
+    goto fail;
+  }
 
   for (uint8_t id = 1; id <= SCHEMA_TYPE_MAX; id++) {
     const schema_type_t *t = schema_type(id);
-    if (t != NULL && replica__prepare_type(r, t) != 0)
+    if (t == NULL)
+      continue;
+    if ((replica__per_device(t) ? replica__prepare_counters(r, t) : replica__prepare_rows(r, t)) !=
+        0)
       goto fail;
   }
-
-  msg = schema_type(SCHEMA_MESSAGE);
-  for (uint32_t i = 0; msg != NULL && i < msg->nfields; i++) {
-    if (strcmp(msg->fields[i].name, "activity") == 0)
-      activity = &msg->fields[i];
-    else if (strcmp(msg->fields[i].name, "body") == 0)
-      body = &msg->fields[i];
-  }
-  if (activity == NULL || body == NULL) {
-    fprintf(stderr, "replica: schema has no message activity/body field\n");
-    goto fail;
-  }
-  r->message_activity = activity->id;
-  r->message_body = body->id;
-  {
-    const schema_type_t *pt = schema_type(SCHEMA_PARTICIPANT);
-    for (uint32_t i = 0; i < pt->nfields; i++)
-      if (strcmp(pt->fields[i].name, "merged_into") == 0)
-        r->participant_merged_into = pt->fields[i].id;
-  }
-  if (r->participant_merged_into == 0) {
-    fprintf(stderr, "replica: schema has no participant merged_into field\n");
-    goto fail;
-  }
   if (replica__prepare_merged(r) != 0)
-    goto fail;
-
-  if (replica__prepare(r,
-          "INSERT OR REPLACE INTO field_clocks (org, rtype, k, k2, field, hlc, device, seq, "
-          "server_seq) VALUES (:org, :rtype, :k, :k2, :field, :hlc, :device, :seq, :server_seq)",
-          &r->put_clock) != 0)
     goto fail;
   if (replica__prepare(r,
           "INSERT OR IGNORE INTO conflicts (org, rtype, k, k2, field, kept_value, kept_device, "
@@ -396,23 +530,6 @@ replica_t *replica_open(sqlite3 *db, const replica_options_t *opts) {
           "VALUES (:org, :rtype, :k, :k2, :field, :kept_value, :kept_device, :kept_hlc, "
           ":lost_value, :lost_device, :lost_hlc, :lost_seq, :server_seq, :created_ms)",
           &r->put_conflict) != 0)
-    goto fail;
-  snprintf(sql, sizeof(sql), "SELECT author FROM %s WHERE org = :org AND %s = :k", msg->table,
-           msg->key_column);
-  if (replica__prepare(r, sql, &r->message_author) != 0)
-    goto fail;
-  if (replica__prepare(r,
-          "UPDATE field_clocks SET hlc = :hlc, server_seq = :server_seq "
-          "WHERE org = :org AND device = :device AND seq = :seq",
-          &r->rebase_clocks) != 0)
-    goto fail;
-  /* A message was created by the op that set its write-once activity. */
-  snprintf(sql, sizeof(sql),
-           "UPDATE %s SET posted = :posted WHERE org = :org AND author = :device AND %s IN "
-           "(SELECT k FROM field_clocks WHERE org = :org AND rtype = %u AND field = %u "
-           "AND device = :device AND seq = :seq)",
-           msg->table, msg->key_column, (unsigned)SCHEMA_MESSAGE, (unsigned)activity->id);
-  if (replica__prepare(r, sql, &r->rebase_posted) != 0)
     goto fail;
   return r;
 
@@ -425,45 +542,54 @@ void replica_close(replica_t *r) {
   if (r == NULL)
     return;
   for (uint8_t id = 1; id <= SCHEMA_TYPE_MAX; id++) {
-    const schema_type_t *t = schema_type(id);
-    sqlite3_finalize(r->insert_row[id]);
-    if (t != NULL && r->fields[id] != NULL) {
-      for (uint32_t i = 0; i < t->nfields; i++) {
-        sqlite3_finalize(r->fields[id][i].read);
-        sqlite3_finalize(r->fields[id][i].write);
-      }
-    }
-    free(r->fields[id]);
+    replica__type_stmts_t *s = &r->types[id];
+    sqlite3_finalize(s->read_row);
+    sqlite3_finalize(s->insert_row);
+    sqlite3_finalize(s->update_row);
+    sqlite3_finalize(s->rebase);
+    sqlite3_finalize(s->counter_read);
+    sqlite3_finalize(s->counter_write);
   }
-  sqlite3_finalize(r->put_clock);
   sqlite3_finalize(r->put_conflict);
-  sqlite3_finalize(r->message_author);
-  sqlite3_finalize(r->rebase_clocks);
-  sqlite3_finalize(r->rebase_posted);
   sqlite3_finalize(r->canon_next);
-  sqlite3_finalize(r->has_incoming);
-  sqlite3_finalize(r->copy_checkin);
+  sqlite3_finalize(r->merges_touch);
   sqlite3_finalize(r->clear_session);
   sqlite3_finalize(r->session_sources);
   sqlite3_finalize(r->insert_checkin);
   sqlite3_finalize(r->closure_sessions);
-  sqlite3_finalize(r->own_checkin);
+  free(r->row_text);
   free(r);
 }
 
 /* ---- binding helpers ----------------------------------------------------- */
 
-/* Statements name their parameters; a statement that does not use one simply
- * skips it, so one set of helpers serves every generated statement.
- * Text is bound SQLITE_STATIC (not copied, a malloc and memcpy per bind
+/* Text is bound SQLITE_STATIC (not copied, a malloc and memcpy per bind
  * saved on the hot path): every caller binds and then steps at once, and
  * every statement binds each parameter it uses before each step, so the
  * bound memory is alive whenever SQLite reads it. */
+static int replica__bind_str_at(sqlite3_stmt *st, int i, proto_str_t s) {
+  return sqlite3_bind_text(st, i, s.len ? s.ptr : "", (int)s.len, SQLITE_STATIC);
+}
+
+static int replica__bind_value_at(sqlite3_stmt *st, int i, const proto_value_t *v) {
+  switch (v->type) {
+  case PROTO_BOOL:
+    return sqlite3_bind_int(st, i, v->u.b ? 1 : 0);
+  case PROTO_INT:
+    return sqlite3_bind_int64(st, i, v->u.i);
+  case PROTO_STR:
+    return replica__bind_str_at(st, i, v->u.s);
+  case PROTO_NIL:
+  default:
+    return sqlite3_bind_null(st, i);
+  }
+}
+
+/* By name, for the conflict log: it is written rarely and its statement
+ * has many parameters. A statement without the parameter skips it. */
 static int replica__bind_text(sqlite3_stmt *st, const char *name, proto_str_t s) {
   int i = sqlite3_bind_parameter_index(st, name);
-  if (i == 0)
-    return SQLITE_OK;
-  return sqlite3_bind_text(st, i, s.len ? s.ptr : "", (int)s.len, SQLITE_STATIC);
+  return i == 0 ? SQLITE_OK : replica__bind_str_at(st, i, s);
 }
 
 static int replica__bind_int(sqlite3_stmt *st, const char *name, int64_t v) {
@@ -473,29 +599,23 @@ static int replica__bind_int(sqlite3_stmt *st, const char *name, int64_t v) {
 
 static int replica__bind_value(sqlite3_stmt *st, const char *name, const proto_value_t *v) {
   int i = sqlite3_bind_parameter_index(st, name);
-  if (i == 0)
-    return SQLITE_OK;
-  switch (v->type) {
-  case PROTO_BOOL:
-    return sqlite3_bind_int(st, i, v->u.b ? 1 : 0);
-  case PROTO_INT:
-    return sqlite3_bind_int64(st, i, v->u.i);
-  case PROTO_STR:
-    return sqlite3_bind_text(st, i, v->u.s.len ? v->u.s.ptr : "", (int)v->u.s.len,
-                             SQLITE_STATIC);
-  case PROTO_NIL:
-  default:
-    return sqlite3_bind_null(st, i);
-  }
+  return i == 0 ? SQLITE_OK : replica__bind_value_at(st, i, v);
 }
 
-/* Binds :org, :k and :k2 ('' when the op has none) of op's record. */
-static int replica__bind_key(sqlite3_stmt *st, int64_t org, const proto_op_t *op) {
-  if (replica__bind_int(st, ":org", org) != SQLITE_OK ||
-      replica__bind_text(st, ":k", op->key) != SQLITE_OK ||
-      replica__bind_text(st, ":k2", op->key2) != SQLITE_OK)
+/* Binds ?1 org and ?2 k (and ?3 k2 when given) of a generated statement. */
+static int replica__bind_keys(sqlite3_stmt *st, int64_t org, proto_str_t k, const proto_str_t *k2) {
+  if (sqlite3_bind_int64(st, REPLICA__P_ORG, org) != SQLITE_OK ||
+      replica__bind_str_at(st, REPLICA__P_K, k) != SQLITE_OK)
+    return SQLITE_ERROR;
+  if (k2 != NULL && replica__bind_str_at(st, REPLICA__P_K2, *k2) != SQLITE_OK)
     return SQLITE_ERROR;
   return SQLITE_OK;
+}
+
+/* The keys of op's record, for a statement on a table of type t. */
+static int replica__bind_op_keys(sqlite3_stmt *st, int64_t org, const schema_type_t *t,
+                                 const proto_op_t *op) {
+  return replica__bind_keys(st, org, op->key, t->key2_column != NULL ? &op->key2 : NULL);
 }
 
 /* Runs a statement that returns no rows; resets it whatever happens. */
@@ -545,6 +665,19 @@ static int replica__column_value(sqlite3_stmt *st, int col, proto_vtype_t vtype,
   }
 }
 
+/* Copies text column col (at most cap bytes) to buf as *out. */
+static int replica__column_str(sqlite3_stmt *st, int col, char *buf, size_t cap,
+                               proto_str_t *out) {
+  const unsigned char *p = sqlite3_column_text(st, col);
+  int n = sqlite3_column_bytes(st, col);
+  if (p == NULL || n < 0 || (size_t)n > cap)
+    return PROTO_ESTORAGE;
+  memcpy(buf, p, (size_t)n);
+  out->ptr = buf;
+  out->len = (uint32_t)n;
+  return 0;
+}
+
 static int64_t replica__wall_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -589,8 +722,7 @@ static int replica__canonical(replica_t *r, int64_t org, proto_str_t id, replica
     replica__id_t next;
     int rc;
 
-    if (replica__bind_int(st, ":org", org) != SQLITE_OK ||
-        replica__bind_text(st, ":k", replica__id_str(&path[n - 1])) != SQLITE_OK) {
+    if (replica__bind_keys(st, org, replica__id_str(&path[n - 1]), NULL) != SQLITE_OK) {
       sqlite3_reset(st);
       return PROTO_ESTORAGE;
     }
@@ -685,12 +817,30 @@ static int replica__source_cmp(const void *a, const void *b) {
   return proto_str_cmp(replica__id_str(&x->canonical), replica__id_str(&y->canonical));
 }
 
+/* Writes one merged check-in row: the values of slot[0..c->nfields). */
+static int replica__write_checkin(replica_t *r, int64_t org, const schema_type_t *c,
+                                  proto_str_t session, proto_str_t participant,
+                                  const merge_slot_t *slot) {
+  static const proto_value_t nil = {.type = PROTO_NIL};
+  sqlite3_stmt *st = r->insert_checkin;
+
+  if (replica__bind_keys(st, org, session, &participant) != SQLITE_OK)
+    goto fail;
+  for (uint32_t i = 0; i < c->nfields; i++)
+    if (replica__bind_value_at(st, 4 + (int)i, slot[i].present ? &slot[i].value : &nil) !=
+        SQLITE_OK)
+      goto fail;
+  return replica__exec(r, st);
+
+fail:
+  sqlite3_reset(st);
+  return PROTO_ESTORAGE;
+}
+
 /* Writes the merge of src[0..n) (one canonical participant) to checkins. */
 static int replica__write_group(replica_t *r, int64_t org, const schema_type_t *c,
                                 proto_str_t session, const replica__source_t *src, size_t n) {
   merge_slot_t acc[PROTO_MAX_FIELDS_PER_OP];
-  sqlite3_stmt *st = r->insert_checkin;
-  char name[16];
   bool conflict;
 
   memset(acc, 0, sizeof(acc));
@@ -699,21 +849,7 @@ static int replica__write_group(replica_t *r, int64_t org, const schema_type_t *
       if (src[k].slot[i].present &&
           merge_field(c->fields[i].rule, &acc[i], &src[k].slot[i], 0, &conflict) == MERGE_TAKE)
         acc[i] = src[k].slot[i];
-  if (replica__bind_int(st, ":org", org) != SQLITE_OK ||
-      replica__bind_text(st, ":k", session) != SQLITE_OK ||
-      replica__bind_text(st, ":k2", replica__id_str(&src[0].canonical)) != SQLITE_OK)
-    goto fail;
-  for (uint32_t i = 0; i < c->nfields; i++) {
-    proto_value_t nil = {.type = PROTO_NIL};
-    snprintf(name, sizeof(name), ":v%u", i);
-    if (replica__bind_value(st, name, acc[i].present ? &acc[i].value : &nil) != SQLITE_OK)
-      goto fail;
-  }
-  return replica__exec(r, st);
-
-fail:
-  sqlite3_reset(st);
-  return PROTO_ESTORAGE;
+  return replica__write_checkin(r, org, c, session, replica__id_str(&src[0].canonical), acc);
 }
 
 /* Recomputes every merged check-in of a session from its sources. */
@@ -724,8 +860,7 @@ static int replica__rebuild_session(replica_t *r, int64_t org, proto_str_t sessi
   size_t n = 0, cap = 0;
   int rc, result = 0;
 
-  if (replica__bind_int(st, ":org", org) != SQLITE_OK ||
-      replica__bind_text(st, ":k", session) != SQLITE_OK) {
+  if (replica__bind_keys(st, org, session, NULL) != SQLITE_OK) {
     sqlite3_reset(st);
     return PROTO_ESTORAGE;
   }
@@ -756,8 +891,7 @@ static int replica__rebuild_session(replica_t *r, int64_t org, proto_str_t sessi
     goto done;
 
   /* Clear, then write one row per canonical participant. */
-  if (replica__bind_int(r->clear_session, ":org", org) != SQLITE_OK ||
-      replica__bind_text(r->clear_session, ":k", session) != SQLITE_OK) {
+  if (replica__bind_keys(r->clear_session, org, session, NULL) != SQLITE_OK) {
     sqlite3_reset(r->clear_session);
     result = PROTO_ESTORAGE;
     goto done;
@@ -780,38 +914,31 @@ done:
   return result;
 }
 
-/* After (session, participant)'s source changed: brings checkins up to
- * date. The usual case, a participant nobody merged, copies the source; with
- * merges about, the whole session is recomputed. */
+/* After (session, participant)'s source changed to source (its slots):
+ * brings checkins up to date. The usual case, a participant nobody merged,
+ * writes the source as the merged row; with merges about, the whole session
+ * is recomputed. */
 static int replica__refresh_checkin(replica_t *r, int64_t org, proto_str_t session,
-                                    proto_str_t participant) {
-  replica__id_t canonical;
-  bool incoming;
+                                    proto_str_t participant, const merge_slot_t *source) {
+  const schema_type_t *c = schema_type(SCHEMA_CHECKIN);
+  sqlite3_stmt *st = r->merges_touch;
+  bool merged;
   int rc;
 
-  rc = replica__canonical(r, org, participant, &canonical);
-  if (rc != 0)
-    return rc;
-  if (replica__bind_int(r->has_incoming, ":org", org) != SQLITE_OK ||
-      replica__bind_text(r->has_incoming, ":k", participant) != SQLITE_OK) {
-    sqlite3_reset(r->has_incoming);
+  if (replica__bind_keys(st, org, participant, NULL) != SQLITE_OK) {
+    sqlite3_reset(st);
     return PROTO_ESTORAGE;
   }
-  rc = sqlite3_step(r->has_incoming);
-  sqlite3_reset(r->has_incoming);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+  rc = sqlite3_step(st);
+  merged = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW) {
+    fprintf(stderr, "replica: %s\n", sqlite3_errmsg(r->db));
     return PROTO_ESTORAGE;
-  incoming = rc == SQLITE_ROW;
-  if (incoming || !proto_str_eq(replica__id_str(&canonical), participant))
+  }
+  if (merged)
     return replica__rebuild_session(r, org, session);
-
-  if (replica__bind_int(r->copy_checkin, ":org", org) != SQLITE_OK ||
-      replica__bind_text(r->copy_checkin, ":k", session) != SQLITE_OK ||
-      replica__bind_text(r->copy_checkin, ":k2", participant) != SQLITE_OK) {
-    sqlite3_reset(r->copy_checkin);
-    return PROTO_ESTORAGE;
-  }
-  return replica__exec(r, r->copy_checkin);
+  return replica__write_checkin(r, org, c, session, participant, source);
 }
 
 /* After participant's merged_into changed: everyone whose chain passes
@@ -843,8 +970,7 @@ static int replica__remerge(replica_t *r, int64_t org, proto_str_t participant) 
   size_t n = 0;
   int result = 0;
 
-  if (replica__bind_int(st, ":org", org) != SQLITE_OK ||
-      replica__bind_text(st, ":k", participant) != SQLITE_OK) {
+  if (replica__bind_keys(st, org, participant, NULL) != SQLITE_OK) {
     sqlite3_reset(st);
     return PROTO_ESTORAGE;
   }
@@ -878,8 +1004,8 @@ static int replica__erase_exec(replica_t *r, const char *sql, int64_t org, proto
 }
 
 /* An erasure op (GDPR) removes everything this replica holds about one
- * participant: the participant row, their check-in sources and merged
- * check-ins, the field clocks and conflict-log entries that name them; the
+ * participant: the participant row (with its field clocks), their check-in
+ * sources and merged check-ins, and the conflict-log entries that name them; the
  * merged check-ins of the sessions they appeared in are then recomputed
  * from the sources that remain. Only the erasure row (the id and when) is
  * kept, written by the ordinary field apply after this. Deleting what is
@@ -925,13 +1051,6 @@ static int replica__erase(replica_t *r, int64_t org, proto_str_t participant) {
   if (result != 0)
     goto done;
   snprintf(sql, sizeof(sql),
-           "DELETE FROM field_clocks WHERE org = :org AND "
-           "((rtype = %u AND k = :k) OR (rtype = %u AND k2 = :k))",
-           (unsigned)p->id, (unsigned)c->id);
-  result = replica__erase_exec(r, sql, org, participant);
-  if (result != 0)
-    goto done;
-  snprintf(sql, sizeof(sql),
            "DELETE FROM conflicts WHERE org = :org AND "
            "((rtype = %u AND k = :k) OR (rtype = %u AND k2 = :k))",
            (unsigned)p->id, (unsigned)c->id);
@@ -946,15 +1065,15 @@ done:
 
 /* ---- apply --------------------------------------------------------------- */
 
-/* Loads the current slot of field f for op's record into cur (strings copied
- * into r's buffers). For counters the slot is op's device's own. */
-static int replica__read_slot(replica_t *r, int64_t org, const proto_op_t *op,
-                              const schema_field_t *f, sqlite3_stmt *st, merge_slot_t *cur) {
+/* Loads op's record into row (strings copied into r->row_text). */
+static int replica__read_row(replica_t *r, int64_t org, const proto_op_t *op,
+                             const schema_type_t *t, replica__row_t *row) {
+  sqlite3_stmt *st = r->types[t->id].read_row;
+  char *text = r->row_text;
   int rc;
 
-  memset(cur, 0, sizeof(*cur));
-  if (replica__bind_key(st, org, op) != SQLITE_OK ||
-      replica__bind_text(st, ":device", op->device) != SQLITE_OK)
+  memset(row, 0, sizeof(*row));
+  if (replica__bind_op_keys(st, org, t, op) != SQLITE_OK)
     goto sql_error;
   rc = sqlite3_step(st);
   if (rc == SQLITE_DONE) {
@@ -963,30 +1082,68 @@ static int replica__read_slot(replica_t *r, int64_t org, const proto_op_t *op,
   }
   if (rc != SQLITE_ROW)
     goto sql_error;
-  cur->present = true;
-  if (replica__column_value(st, 0, f->vtype, r->cur_text, sizeof(r->cur_text), &cur->value) != 0)
-    goto sql_error;
-  if (f->rule == MERGE_COUNTER) {
-    /* Counter slots are ordered by device_seq alone. */
-    cur->device = op->device;
-    cur->seq = (uint64_t)sqlite3_column_int64(st, 1);
-  } else {
-    const unsigned char *dev = sqlite3_column_text(st, 2);
-    int n = sqlite3_column_bytes(st, 2);
-    if (dev == NULL || n < 0 || (size_t)n > sizeof(r->cur_device))
+  row->exists = true;
+  for (uint32_t i = 0; i < t->nfields; i++) {
+    merge_slot_t *slot = &row->slot[i];
+    int col = 5 * (int)i;
+    if (sqlite3_column_type(st, col + 1) == SQLITE_NULL)
+      continue; /* never written */
+    slot->present = true;
+    if (replica__column_value(st, col, t->fields[i].vtype, text, PROTO_MAX_TEXT_BYTES,
+                              &slot->value) != 0)
       goto sql_error;
-    memcpy(r->cur_device, dev, (size_t)n);
-    cur->hlc = (uint64_t)sqlite3_column_int64(st, 1);
-    cur->device.ptr = r->cur_device;
-    cur->device.len = (uint32_t)n;
-    cur->seq = (uint64_t)sqlite3_column_int64(st, 3);
-    cur->server_seq = (uint64_t)sqlite3_column_int64(st, 4);
+    if (slot->value.type == PROTO_STR)
+      text += slot->value.u.s.len;
+    slot->hlc = (uint64_t)sqlite3_column_int64(st, col + 1);
+    if (replica__column_str(st, col + 2, text, PROTO_MAX_ID_BYTES, &slot->device) != 0)
+      goto sql_error;
+    text += slot->device.len;
+    slot->seq = (uint64_t)sqlite3_column_int64(st, col + 3);
+    slot->server_seq = (uint64_t)sqlite3_column_int64(st, col + 4);
   }
+  if (t->id == SCHEMA_MESSAGE &&
+      replica__column_str(st, 5 * (int)t->nfields, text, PROTO_MAX_ID_BYTES, &row->author) != 0)
+    goto sql_error;
   sqlite3_reset(st);
   return 0;
 
 sql_error:
-  fprintf(stderr, "replica: reading %s: %s\n", f->name, sqlite3_errmsg(r->db));
+  fprintf(stderr, "replica: reading a %s: %s\n", t->name, sqlite3_errmsg(r->db));
+  sqlite3_reset(st);
+  return PROTO_ESTORAGE;
+}
+
+/* Stores row as op's record: a new row when it did not exist, else every
+ * field of the existing one. */
+static int replica__write_row(replica_t *r, int64_t org, const proto_op_t *op,
+                              const schema_type_t *t, const replica__row_t *row) {
+  sqlite3_stmt *st = row->exists ? r->types[t->id].update_row : r->types[t->id].insert_row;
+
+  if (replica__bind_op_keys(st, org, t, op) != SQLITE_OK)
+    goto fail;
+  for (uint32_t i = 0; i < t->nfields; i++) {
+    const merge_slot_t *slot = &row->slot[i];
+    int p = REPLICA__P_FIELD(i);
+    if (!slot->present) {
+      for (int c = 0; c < 5; c++)
+        if (sqlite3_bind_null(st, p + c) != SQLITE_OK)
+          goto fail;
+      continue;
+    }
+    if (replica__bind_value_at(st, p, &slot->value) != SQLITE_OK ||
+        sqlite3_bind_int64(st, p + 1, (int64_t)slot->hlc) != SQLITE_OK ||
+        replica__bind_str_at(st, p + 2, slot->device) != SQLITE_OK ||
+        sqlite3_bind_int64(st, p + 3, (int64_t)slot->seq) != SQLITE_OK ||
+        sqlite3_bind_int64(st, p + 4, (int64_t)slot->server_seq) != SQLITE_OK)
+      goto fail;
+  }
+  if (!row->exists && t->id == SCHEMA_MESSAGE &&
+      (replica__bind_str_at(st, REPLICA__P_AUTHOR(t->nfields), op->device) != SQLITE_OK ||
+       sqlite3_bind_int64(st, REPLICA__P_POSTED(t->nfields), HLC_MS(op->hlc)) != SQLITE_OK))
+    goto fail;
+  return replica__exec(r, st);
+
+fail:
   sqlite3_reset(st);
   return PROTO_ESTORAGE;
 }
@@ -995,7 +1152,9 @@ static int replica__log_conflict(replica_t *r, int64_t org, const proto_op_t *op
                                  const schema_field_t *f, const merge_slot_t *kept,
                                  const merge_slot_t *lost) {
   sqlite3_stmt *st = r->put_conflict;
-  if (replica__bind_key(st, org, op) != SQLITE_OK ||
+  if (replica__bind_int(st, ":org", org) != SQLITE_OK ||
+      replica__bind_text(st, ":k", op->key) != SQLITE_OK ||
+      replica__bind_text(st, ":k2", op->key2) != SQLITE_OK ||
       replica__bind_int(st, ":rtype", op->type) != SQLITE_OK ||
       replica__bind_int(st, ":field", f->id) != SQLITE_OK ||
       replica__bind_value(st, ":kept_value", &kept->value) != SQLITE_OK ||
@@ -1013,66 +1172,58 @@ static int replica__log_conflict(replica_t *r, int64_t org, const proto_op_t *op
   return replica__exec(r, st);
 }
 
-static int replica__apply_field(replica_t *r, int64_t org, const proto_op_t *op,
-                                const schema_type_t *t, const proto_field_t *in) {
+/* The slot an op's field brings. */
+static merge_slot_t replica__incoming(const proto_op_t *op, const proto_field_t *in) {
+  merge_slot_t s;
+  memset(&s, 0, sizeof(s));
+  s.present = true;
+  s.value = in->value;
+  s.hlc = op->hlc;
+  s.device = op->device;
+  s.seq = op->seq;
+  s.server_seq = op->server_seq;
+  return s;
+}
+
+/* A counter field: the op's device's own slot, one row per device. */
+static int replica__apply_counter(replica_t *r, int64_t org, const proto_op_t *op,
+                                  const schema_type_t *t, const proto_field_t *in) {
+  replica__type_stmts_t *s = &r->types[t->id];
   const schema_field_t *f = schema_field(t, in->id);
-  replica__field_stmts_t *s;
-  merge_slot_t cur, incoming;
-  merge_decision_t decision;
+  merge_slot_t cur, incoming = replica__incoming(op, in);
   bool conflict = false;
   int rc;
 
-  assert(f != NULL); /* schema_validate_op passed */
-  s = &r->fields[t->id][f - t->fields];
-
-  rc = replica__read_slot(r, org, op, f, s->read, &cur);
-  if (rc != 0)
-    return rc;
-  memset(&incoming, 0, sizeof(incoming));
-  incoming.present = true;
-  incoming.value = in->value;
-  incoming.hlc = op->hlc;
-  incoming.device = op->device;
-  incoming.seq = op->seq;
-  incoming.server_seq = op->server_seq;
-
-  decision = merge_field(f->rule, &cur, &incoming, op->base, &conflict);
-
-  if (decision == MERGE_TAKE) {
-    if (replica__bind_key(s->write, org, op) != SQLITE_OK ||
-        replica__bind_value(s->write, ":v", &in->value) != SQLITE_OK ||
-        replica__bind_text(s->write, ":device", op->device) != SQLITE_OK ||
-        replica__bind_int(s->write, ":seq", (int64_t)op->seq) != SQLITE_OK) {
-      sqlite3_reset(s->write);
-      return PROTO_ESTORAGE;
-    }
-    rc = replica__exec(r, s->write);
-    if (rc != 0)
-      return rc;
-    if (f->rule != MERGE_COUNTER) {
-      sqlite3_stmt *st = r->put_clock;
-      if (replica__bind_key(st, org, op) != SQLITE_OK ||
-          replica__bind_int(st, ":rtype", t->id) != SQLITE_OK ||
-          replica__bind_int(st, ":field", f->id) != SQLITE_OK ||
-          replica__bind_int(st, ":hlc", (int64_t)op->hlc) != SQLITE_OK ||
-          replica__bind_text(st, ":device", op->device) != SQLITE_OK ||
-          replica__bind_int(st, ":seq", (int64_t)op->seq) != SQLITE_OK ||
-          replica__bind_int(st, ":server_seq", (int64_t)op->server_seq) != SQLITE_OK) {
-        sqlite3_reset(st);
-        return PROTO_ESTORAGE;
-      }
-      rc = replica__exec(r, st);
-      if (rc != 0)
-        return rc;
-    }
+  memset(&cur, 0, sizeof(cur));
+  if (replica__bind_keys(s->counter_read, org, op->key, NULL) != SQLITE_OK ||
+      replica__bind_str_at(s->counter_read, REPLICA__P_DEVICE, op->device) != SQLITE_OK) {
+    sqlite3_reset(s->counter_read);
+    return PROTO_ESTORAGE;
   }
-
-  if (conflict && r->opts.log_conflicts) {
-    if (decision == MERGE_TAKE)
-      return replica__log_conflict(r, org, op, f, &incoming, &cur);
-    return replica__log_conflict(r, org, op, f, &cur, &incoming);
+  rc = sqlite3_step(s->counter_read);
+  if (rc == SQLITE_ROW) {
+    /* Counter slots are ordered by device_seq alone. */
+    cur.present = true;
+    cur.value.type = PROTO_INT;
+    cur.value.u.i = sqlite3_column_int64(s->counter_read, 0);
+    cur.device = op->device;
+    cur.seq = (uint64_t)sqlite3_column_int64(s->counter_read, 1);
   }
-  return 0;
+  sqlite3_reset(s->counter_read);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    fprintf(stderr, "replica: reading a %s: %s\n", t->name, sqlite3_errmsg(r->db));
+    return PROTO_ESTORAGE;
+  }
+  if (merge_field(f->rule, &cur, &incoming, op->base, &conflict) != MERGE_TAKE)
+    return 0;
+  if (replica__bind_keys(s->counter_write, org, op->key, NULL) != SQLITE_OK ||
+      replica__bind_str_at(s->counter_write, REPLICA__P_DEVICE, op->device) != SQLITE_OK ||
+      replica__bind_value_at(s->counter_write, REPLICA__P_VALUE, &in->value) != SQLITE_OK ||
+      sqlite3_bind_int64(s->counter_write, REPLICA__P_SEQ, (int64_t)op->seq) != SQLITE_OK) {
+    sqlite3_reset(s->counter_write);
+    return PROTO_ESTORAGE;
+  }
+  return replica__exec(r, s->counter_write);
 }
 
 static bool replica__op_sets(const proto_op_t *op, uint8_t field_id) {
@@ -1082,37 +1233,20 @@ static bool replica__op_sets(const proto_op_t *op, uint8_t field_id) {
   return false;
 }
 
-/* Messages are append-only with one author: refusals are decided here,
- * before anything is written, so a refused op changes nothing. */
-static int replica__check_message(replica_t *r, int64_t org, const proto_op_t *op) {
-  sqlite3_stmt *st = r->message_author;
-  int rc, result = 0;
-
-  if (replica__bind_key(st, org, op) != SQLITE_OK) {
-    sqlite3_reset(st);
-    return PROTO_ESTORAGE;
-  }
-  rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    proto_str_t author;
-    author.ptr = (const char *)sqlite3_column_text(st, 0);
-    author.len = (uint32_t)sqlite3_column_bytes(st, 0);
-    if (author.ptr == NULL || !proto_str_eq(author, op->device))
-      result = PROTO_ENOT_AUTHOR;
-  } else if (rc == SQLITE_DONE) {
-    if (!replica__op_sets(op, r->message_activity) || !replica__op_sets(op, r->message_body))
-      result = PROTO_EINVALID_OP;
-  } else {
-    fprintf(stderr, "replica: %s\n", sqlite3_errmsg(r->db));
-    result = PROTO_ESTORAGE;
-  }
-  sqlite3_reset(st);
-  return result;
+/* Messages are append-only with one author: refusals are decided before
+ * anything is written, so a refused op changes nothing. */
+static int replica__check_message(replica_t *r, const proto_op_t *op, const replica__row_t *row) {
+  if (row->exists)
+    return proto_str_eq(row->author, op->device) ? 0 : PROTO_ENOT_AUTHOR;
+  if (!replica__op_sets(op, r->message_activity) || !replica__op_sets(op, r->message_body))
+    return PROTO_EINVALID_OP;
+  return 0;
 }
 
 int replica_apply(replica_t *r, int64_t org, const proto_op_t *op) {
   const schema_type_t *t;
-  sqlite3_int64 changes;
+  replica__row_t row;
+  bool changed = false, merged_into_changed = false;
   int rc;
 
   if (op->device.len == 0 || op->device.len > PROTO_MAX_ID_BYTES)
@@ -1123,99 +1257,92 @@ int replica_apply(replica_t *r, int64_t org, const proto_op_t *op) {
   t = schema_type(op->type);
   assert(t != NULL);
 
+  if (replica__per_device(t)) {
+    for (uint32_t i = 0; i < op->nfields; i++) {
+      rc = replica__apply_counter(r, org, op, t, &op->fields[i]);
+      if (rc != 0)
+        return rc;
+    }
+    return 0;
+  }
+
+  rc = replica__read_row(r, org, op, t, &row);
+  if (rc != 0)
+    return rc;
   if (t->id == SCHEMA_MESSAGE) {
-    rc = replica__check_message(r, org, op);
+    rc = replica__check_message(r, op, &row);
     if (rc != 0)
       return rc;
   }
-
   if (t->id == SCHEMA_ERASURE) {
     rc = replica__erase(r, org, op->key);
     if (rc != 0)
       return rc;
   }
 
-  /* Create the record's row if this is its first op; a later op (or the
-   * same one again) finds it and inserts nothing. */
-  changes = sqlite3_total_changes64(r->db);
-  if (r->insert_row[t->id] != NULL) {
-    sqlite3_stmt *st = r->insert_row[t->id];
-    if (replica__bind_key(st, org, op) != SQLITE_OK ||
-        replica__bind_text(st, ":author", op->device) != SQLITE_OK ||
-        replica__bind_int(st, ":posted", HLC_MS(op->hlc)) != SQLITE_OK) {
-      sqlite3_reset(st);
-      return PROTO_ESTORAGE;
-    }
-    rc = replica__exec(r, st);
-    if (rc != 0)
-      return rc;
-  }
-
   for (uint32_t i = 0; i < op->nfields; i++) {
-    rc = replica__apply_field(r, org, op, t, &op->fields[i]);
-    if (rc != 0)
-      return rc;
+    const schema_field_t *f = schema_field(t, op->fields[i].id);
+    merge_slot_t *slot, cur, incoming = replica__incoming(op, &op->fields[i]);
+    merge_decision_t decision;
+    bool conflict = false;
+
+    assert(f != NULL); /* schema_validate_op passed */
+    slot = &row.slot[f - t->fields];
+    cur = *slot;
+    decision = merge_field(f->rule, &cur, &incoming, op->base, &conflict);
+    if (decision == MERGE_TAKE) {
+      *slot = incoming;
+      changed = true;
+      merged_into_changed |= f->id == r->participant_merged_into && t->id == SCHEMA_PARTICIPANT;
+    }
+    if (conflict && r->opts.log_conflicts) {
+      rc = decision == MERGE_TAKE ? replica__log_conflict(r, org, op, f, &incoming, &cur)
+                                  : replica__log_conflict(r, org, op, f, &cur, &incoming);
+      if (rc != 0)
+        return rc;
+    }
   }
 
-  /* The merged check-ins follow their sources and the merges; an op that
-   * changed nothing (applied again, or lost everywhere) leaves them be. */
-  if (sqlite3_total_changes64(r->db) == changes)
+  /* An op that changed nothing (applied again, or lost everywhere) writes
+   * nothing, and the merged check-ins stay as they are. */
+  if (row.exists && !changed)
     return 0;
+  rc = replica__write_row(r, org, op, t, &row);
+  if (rc != 0)
+    return rc;
   if (t->id == SCHEMA_CHECKIN)
-    return replica__refresh_checkin(r, org, op->key, op->key2);
-  if (t->id == SCHEMA_PARTICIPANT && replica__op_sets(op, r->participant_merged_into))
+    return replica__refresh_checkin(r, org, op->key, op->key2, row.slot);
+  if (merged_into_changed)
     return replica__remerge(r, org, op->key);
   return 0;
 }
 
-int replica_rebase_own(replica_t *r, int64_t org, proto_str_t device, uint64_t seq,
-                       uint64_t hlc, uint64_t server_seq) {
+int replica_rebase_own(replica_t *r, int64_t org, const proto_op_t *op) {
+  const schema_type_t *t = schema_type(op->type);
+  sqlite3_stmt *st;
+  replica__row_t row;
   int rc;
-  sqlite3_stmt *st = r->rebase_posted;
 
-  /* Messages first: both statements select by (device, seq), which the
-   * clock update leaves as it is, so the order only matters for clarity. */
-  if (replica__bind_int(st, ":org", org) != SQLITE_OK ||
-      replica__bind_text(st, ":device", device) != SQLITE_OK ||
-      replica__bind_int(st, ":seq", (int64_t)seq) != SQLITE_OK ||
-      replica__bind_int(st, ":posted", HLC_MS(hlc)) != SQLITE_OK) {
+  /* Counter slots carry no clock; an unknown type wrote nothing. */
+  if (t == NULL || replica__per_device(t))
+    return 0;
+  st = r->types[t->id].rebase;
+  if (replica__bind_op_keys(st, org, t, op) != SQLITE_OK ||
+      replica__bind_str_at(st, 4, op->device) != SQLITE_OK ||
+      sqlite3_bind_int64(st, 5, (int64_t)op->seq) != SQLITE_OK ||
+      sqlite3_bind_int64(st, 6, (int64_t)op->hlc) != SQLITE_OK ||
+      sqlite3_bind_int64(st, 7, (int64_t)op->server_seq) != SQLITE_OK ||
+      (t->id == SCHEMA_MESSAGE && sqlite3_bind_int64(st, 8, HLC_MS(op->hlc)) != SQLITE_OK)) {
     sqlite3_reset(st);
     return PROTO_ESTORAGE;
   }
   rc = replica__exec(r, st);
-  if (rc != 0)
-    return rc;
-
-  st = r->rebase_clocks;
-  if (replica__bind_int(st, ":org", org) != SQLITE_OK ||
-      replica__bind_text(st, ":device", device) != SQLITE_OK ||
-      replica__bind_int(st, ":seq", (int64_t)seq) != SQLITE_OK ||
-      replica__bind_int(st, ":hlc", (int64_t)hlc) != SQLITE_OK ||
-      replica__bind_int(st, ":server_seq", (int64_t)server_seq) != SQLITE_OK) {
-    sqlite3_reset(st);
-    return PROTO_ESTORAGE;
-  }
-  rc = replica__exec(r, st);
-  if (rc != 0)
+  if (rc != 0 || t->id != SCHEMA_CHECKIN)
     return rc;
 
   /* A check-in's new clock may change which source wins its merged row. */
-  st = r->own_checkin;
-  if (replica__bind_int(st, ":org", org) != SQLITE_OK ||
-      replica__bind_text(st, ":device", device) != SQLITE_OK ||
-      replica__bind_int(st, ":seq", (int64_t)seq) != SQLITE_OK) {
-    sqlite3_reset(st);
-    return PROTO_ESTORAGE;
-  }
-  rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    replica__id_t session, participant;
-    replica__id_set(&session, sqlite3_column_text(st, 0), sqlite3_column_bytes(st, 0));
-    replica__id_set(&participant, sqlite3_column_text(st, 1), sqlite3_column_bytes(st, 1));
-    sqlite3_reset(st);
-    return replica__refresh_checkin(r, org, replica__id_str(&session),
-                                    replica__id_str(&participant));
-  }
-  sqlite3_reset(st);
-  return rc == SQLITE_DONE ? 0 : PROTO_ESTORAGE;
+  rc = replica__read_row(r, org, op, t, &row);
+  if (rc != 0 || !row.exists)
+    return rc;
+  return replica__refresh_checkin(r, org, op->key, op->key2, row.slot);
 }

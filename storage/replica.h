@@ -20,10 +20,16 @@ typedef struct {
   bool log_conflicts; /* keep discarded LWW values in the conflicts table */
 } replica_options_t;
 
-/* DDL (CREATE TABLE/INDEX/VIEW ... ) for the materialised tables, the field
- * clocks and the conflict log: part of schema version 1 of both the server
- * database and the tablet's local file. Static string; cannot fail. */
+/* DDL (CREATE TABLE/INDEX/VIEW ... ) for the materialised tables with their
+ * field clocks and the conflict log, as the server database and the
+ * tablet's local file create them today. Static string; cannot fail. */
 const char *replica_schema_sql(void);
+
+/* Moves the field clocks of a replica created before they lived in the
+ * record rows (a field_clocks table, one row per written field) into the
+ * rows; the result is what replica_schema_sql() creates. For the caller's
+ * migrations, inside their transaction. Static string; cannot fail. */
+const char *replica_clocks_migration_sql(void);
 
 /* Prepares statements on db, whose schema must already include
  * replica_schema_sql(). Returns NULL on failure. db stays the caller's. */
@@ -38,10 +44,9 @@ void replica_close(replica_t *replica); /* NULL is fine */
 int replica_apply(replica_t *replica, int64_t org, const proto_op_t *op);
 
 /* A tablet's own op came back from the server with the server's HLC (which
- * differs when the server bounded a clock that ran ahead): every field clock
- * still written by (device, seq) takes hlc and server_seq. Returns 0 or
- * PROTO_ESTORAGE. */
-int replica_rebase_own(replica_t *replica, int64_t org, proto_str_t device,
-                       uint64_t seq, uint64_t hlc, uint64_t server_seq);
+ * differs when the server bounded a clock that ran ahead) and server_seq:
+ * every field clock of op's record still written by (op->device, op->seq)
+ * takes op->hlc and op->server_seq. Returns 0 or PROTO_ESTORAGE. */
+int replica_rebase_own(replica_t *replica, int64_t org, const proto_op_t *op);
 
 #endif

@@ -20,7 +20,7 @@
  * the org column, which is 0 locally. */
 #define LOCAL__ORG 0
 /* PRAGMA user_version of a file created by this code. */
-#define LOCAL__VERSION 2
+#define LOCAL__VERSION 3
 /* How long a writer waits for another process's transaction (ms). */
 #define LOCAL__BUSY_MS 15000
 
@@ -163,16 +163,19 @@ static int local__migrate(local_t *l) {
   sqlite3_finalize(st);
   if (version == LOCAL__VERSION)
     return local__commit(l);
-  if (version == 1) {
-    /* Version 2 added the erasure record type; the same columns as
-     * replica.c generates for it. */
-    if (local__exec(l, "CREATE TABLE IF NOT EXISTS erasures (\n"
-                       "  org INTEGER NOT NULL,\n"
-                       "  participant TEXT NOT NULL,\n"
-                       "  erased INTEGER,\n"
-                       "  PRIMARY KEY (org, participant)\n"
-                       ");\n"
-                       "PRAGMA user_version = 2") != 0)
+  if (version == 1 || version == 2) {
+    /* Version 2 added the erasure record type (the same columns as
+     * replica.c generated for it then); version 3 moved the field clocks
+     * into the record rows. */
+    if (version == 1 && local__exec(l, "CREATE TABLE IF NOT EXISTS erasures (\n"
+                                       "  org INTEGER NOT NULL,\n"
+                                       "  participant TEXT NOT NULL,\n"
+                                       "  erased INTEGER,\n"
+                                       "  PRIMARY KEY (org, participant)\n"
+                                       ")") != 0)
+      goto fail;
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", LOCAL__VERSION);
+    if (local__exec(l, replica_clocks_migration_sql()) != 0 || local__exec(l, sql) != 0)
       goto fail;
     return local__commit(l);
   }
@@ -638,8 +641,7 @@ int local_apply_changes(local_t *l, const proto_changes_t *ch, local_op_cb cb, v
        * clocks of what it wrote here, then apply it as the server did, so
        * a field it lost locally to our own ahead-of-time write is decided
        * again with the server's clocks. */
-      rc = replica_rebase_own(l->replica, LOCAL__ORG, op->device, op->seq, op->hlc,
-                              op->server_seq);
+      rc = replica_rebase_own(l->replica, LOCAL__ORG, op);
       if (rc != 0)
         goto fail;
     }

@@ -74,15 +74,15 @@ int main(void) {
   CHECK(strcmp(tablet_dump, server_dump) != 0);
 
   /* Rebasing one op touches only that op's clocks. */
-  CHECK_EQ_INT(replica_rebase_own(tablet, 1, PROTO_STR("tabA"), 1, server1, 7), 0);
+  CHECK_EQ_INT(replica_rebase_own(tablet, 1, &op1), 0);
   CHECK_EQ_INT(tu_qint(tablet_db, "SELECT hlc FROM field_clocks WHERE k = 'L1'"), server1);
   CHECK_EQ_INT(tu_qint(tablet_db, "SELECT server_seq FROM field_clocks WHERE k = 'L1'"), 7);
   CHECK_EQ_INT(tu_qint(tablet_db, "SELECT hlc FROM field_clocks WHERE k = 'M1' AND field = 2"),
                local1 + 1);
   CHECK_EQ_INT(tu_qint(tablet_db, "SELECT posted FROM messages WHERE id = 'M1'"), 90000000);
 
-  CHECK_EQ_INT(replica_rebase_own(tablet, 1, PROTO_STR("tabA"), 2, server1 + 1, 8), 0);
-  CHECK_EQ_INT(replica_rebase_own(tablet, 1, PROTO_STR("tabA"), 3, server1 + 2, 9), 0);
+  CHECK_EQ_INT(replica_rebase_own(tablet, 1, &op2), 0);
+  CHECK_EQ_INT(replica_rebase_own(tablet, 1, &op3), 0);
   CHECK_EQ_INT(tu_qint(tablet_db, "SELECT posted FROM messages WHERE id = 'M1'"), 1000000);
 
   dump(tablet_db, tablet_dump, sizeof(tablet_dump));
@@ -91,7 +91,9 @@ int main(void) {
 
   /* Another organisation's clocks with the same (device, seq) are untouched. */
   CHECK_EQ_INT(replica_apply(tablet, 2, &op1), 0);
-  CHECK_EQ_INT(replica_rebase_own(tablet, 1, PROTO_STR("tabA"), 1, server1 + 100, 70), 0);
+  op1.hlc = server1 + 100;
+  op1.server_seq = 70;
+  CHECK_EQ_INT(replica_rebase_own(tablet, 1, &op1), 0);
   CHECK_EQ_INT(tu_qint(tablet_db, "SELECT server_seq FROM field_clocks WHERE org = 2"), 7);
 
   replica_close(tablet);
