@@ -38,7 +38,9 @@ typedef struct {
   void (*on_welcome)(btab_t *t);
   /* An ack arrived for the push sent at sent_ns (uv_hrtime). */
   void (*on_ack)(btab_t *t, const proto_ack_t *ack, uint64_t sent_ns);
-  /* An op was applied (cursor moved past it); live: from a live frame. */
+  /* An op was applied (cursor moved past it); live: from a live frame.
+   * op->fields is usually NULL (frames are read in place, bframe.h): its
+   * fields are in op->fields_raw. */
   void (*on_op)(btab_t *t, const proto_op_t *op, bool live);
   /* Nothing left to push and the last pull said more=false. */
   void (*on_idle)(btab_t *t);
