@@ -908,6 +908,9 @@ typedef struct {
   size_t start; /* buf->len before this encoding: restored on error */
   int err;      /* why the write callback refused, for the caller */
   msgpack_packer pk;
+  /* Set by proto_encode_changes_raw: the changes ops, already encoded. */
+  const void *ops_raw;
+  size_t ops_raw_len;
 } frame__enc_t;
 
 /* msgpack-c write callback: appends to the proto_buf_t, growing it, and
@@ -1117,6 +1120,12 @@ static int frame__encode_value(frame__enc_t *e, const frame__key_t *key,
   /* arrays */
   n = *(const uint32_t *)((const char *)base + key->count_off);
   src = *(const void *const *)src;
+  if (key->type == FRAME__K_OPS_CHANGES && e->ops_raw != NULL) {
+    if ((r = frame__check_count(key, n, e->ops_raw)) != 0)
+      return r;
+    FRAME__PACK(e, msgpack_pack_array(&e->pk, n));
+    return frame__write(e, e->ops_raw, e->ops_raw_len) == 0 ? 0 : e->err;
+  }
   if ((r = frame__check_count(key, n, src)) != 0)
     return r;
   FRAME__PACK(e, msgpack_pack_array(&e->pk, n));
@@ -1182,6 +1191,8 @@ static void frame__enc_init(frame__enc_t *e, proto_buf_t *buf) {
   e->buf = buf;
   e->start = buf->len;
   e->err = 0;
+  e->ops_raw = NULL;
+  e->ops_raw_len = 0;
   msgpack_packer_init(&e->pk, e, frame__write);
 }
 
@@ -1196,6 +1207,35 @@ int proto_encode(const proto_frame_t *frame, proto_buf_t *buf) {
                         (int)frame->type);
   if (r != 0)
     buf->len = e.start; /* drop the partial frame; the buffer may have grown */
+  return r;
+}
+
+int proto_encode_change_op(const proto_op_t *op, proto_buf_t *buf) {
+  frame__enc_t e;
+  int r;
+
+  frame__enc_init(&e, buf);
+  r = frame__encode_map(&e, &frame__table_op_changes, op, 0);
+  if (r != 0)
+    buf->len = e.start;
+  return r;
+}
+
+int proto_encode_changes_raw(proto_frame_type_t type, const proto_changes_t *changes,
+                             const void *ops_raw, size_t ops_raw_len, proto_buf_t *buf) {
+  frame__enc_t e;
+  int r;
+
+  if (type != PROTO_CHANGES && type != PROTO_LIVE)
+    return PROTO_EUNKNOWN_TYPE;
+  if (changes->ops != NULL || (changes->nops > 0 && ops_raw_len == 0))
+    return PROTO_EBAD_FIELD;
+  frame__enc_init(&e, buf);
+  e.ops_raw = ops_raw;
+  e.ops_raw_len = ops_raw_len;
+  r = frame__encode_map(&e, &frame__tables[type], changes, (int)type);
+  if (r != 0)
+    buf->len = e.start;
   return r;
 }
 

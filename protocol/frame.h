@@ -142,6 +142,18 @@ static inline uint8_t *proto_buf_data(const proto_buf_t *buf) {
  * frame->type. On error buf->len is unchanged. */
 int proto_encode(const proto_frame_t *frame, proto_buf_t *buf);
 
+/* Changes and live frames from ops encoded once each (a server sends the
+ * same recent ops to every tablet of an organisation):
+ * proto_encode_change_op appends op as one element of such a frame's "ops"
+ * array; proto_encode_changes_raw appends a PROTO_CHANGES or PROTO_LIVE
+ * frame whose changes->nops ops are ops_raw, the concatenation of that
+ * many proto_encode_change_op outputs (changes->ops must be NULL). The bytes
+ * equal proto_encode's for the same frame. Same return codes as
+ * proto_encode; the raw ops are not checked again. */
+int proto_encode_change_op(const proto_op_t *op, proto_buf_t *buf);
+int proto_encode_changes_raw(proto_frame_type_t type, const proto_changes_t *changes,
+                             const void *ops_raw, size_t ops_raw_len, proto_buf_t *buf);
+
 /* Encodes just an op's fields map (what proto_op_t.fields_raw holds), for
  * storing ops. Same return codes as proto_encode. */
 int proto_encode_fields(const proto_op_t *op, proto_buf_t *buf);

@@ -36,20 +36,27 @@ void conn_unref(conn_t *conn) {
   free(conn);
 }
 
-conn_msg_t *conn_msg_encode(const proto_frame_t *frame) {
-  proto_buf_t buf;
+conn_msg_t *conn_msg_take(proto_buf_t *buf) {
   conn_msg_t *msg = malloc(sizeof *msg);
-  if (!msg) return NULL;
-  proto_buf_init(&buf, LWS_PRE);
-  if (proto_encode(frame, &buf) != 0) {
-    proto_buf_dispose(&buf);
-    free(msg);
+  if (!msg) {
+    proto_buf_dispose(buf);
     return NULL;
   }
   msg->refs = 1;
-  msg->len = buf.len;
-  msg->data = buf.base; /* the buffer's allocation now belongs to msg */
+  msg->len = buf->len;
+  msg->data = buf->base; /* the buffer's allocation now belongs to msg */
+  proto_buf_init(buf, LWS_PRE);
   return msg;
+}
+
+conn_msg_t *conn_msg_encode(const proto_frame_t *frame) {
+  proto_buf_t buf;
+  proto_buf_init(&buf, LWS_PRE);
+  if (proto_encode(frame, &buf) != 0) {
+    proto_buf_dispose(&buf);
+    return NULL;
+  }
+  return conn_msg_take(&buf);
 }
 
 void conn_msg_unref(conn_msg_t *msg) {

@@ -76,6 +76,10 @@ void conn_ref(conn_t *conn);
 void conn_unref(conn_t *conn); /* frees on the last reference */
 
 conn_msg_t *conn_msg_encode(const proto_frame_t *frame); /* NULL on error */
+/* The message of a frame encoded into buf (initialised with LWS_PRE
+ * headroom); buf's memory moves into it and buf is left empty. NULL when out
+ * of memory (buf is disposed of then). */
+conn_msg_t *conn_msg_take(proto_buf_t *buf);
 void conn_msg_unref(conn_msg_t *msg);
 
 /* Queues msg (takes a reference) and asks lws for a writable callback.

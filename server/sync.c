@@ -18,11 +18,22 @@
 #include "dashboard.h"
 #include "../storage/scope.h"
 #include "log.h"
+#include "recent.h"
+
+/* Recent ops kept encoded per organisation (recent.h), and by all of them
+ * together: a reconnect storm of 100 organisations with 1,000 fresh ops
+ * each holds about 25 MB; one organisation's 10,000 check-ins about 2 MB. */
+#define SYNC__RECENT_ORG_BYTES ((size_t)4 << 20)
+#define SYNC__RECENT_TOTAL_BYTES ((size_t)64 << 20)
+
+/* Ops in a page when the pull names no limit. */
+#define SYNC__PULL_DEFAULT 500
 
 struct org_s {
   int64_t id;
   uint64_t head;   /* newest server_seq this loop knows to be committed */
   conn_t *conns;   /* READY connections of the organisation */
+  recent_t *recent; /* its latest commits, encoded; NULL if out of memory */
   org_t *next;
 };
 
@@ -35,6 +46,7 @@ struct sync_s {
   uint32_t nconns;
   bool shutting_down;
   dashboard_t *dashboard; /* told of commits and devices; may be NULL */
+  size_t recent_bytes;    /* held by every org's recent_t */
 };
 
 /* One storage request on behalf of a connection. Holds a reference on conn
@@ -72,6 +84,7 @@ void sync_free(sync_t *sync) {
   while (sync->orgs) {
     org_t *next = sync->orgs->next;
     assert(sync->orgs->conns == NULL);
+    recent_free(sync->orgs->recent);
     free(sync->orgs);
     sync->orgs = next;
   }
@@ -97,6 +110,10 @@ static org_t *sync__org(sync_t *sync, int64_t id) {
   org_t *org = calloc(1, sizeof *org);
   if (!org) return NULL;
   org->id = id;
+  recent_limits_t limits = {.max_bytes = SYNC__RECENT_ORG_BYTES,
+                            .total_bytes = &sync->recent_bytes,
+                            .max_total_bytes = SYNC__RECENT_TOTAL_BYTES};
+  org->recent = recent_new(&limits);
   org->next = sync->orgs;
   sync->orgs = org;
   return org;
@@ -120,6 +137,8 @@ static void sync__org_leave(conn_t *conn) {
   if (conn->org_next) conn->org_next->org_prev = conn->org_prev;
   conn->org = NULL;
   conn->org_prev = conn->org_next = NULL;
+  /* Whoever comes back later is usually further behind than what is kept. */
+  if (!org->conns) recent_clear(org->recent);
 }
 
 static sync_job_t *sync__job(sync_t *sync, conn_t *conn, proto_frame_t *frame,
@@ -413,6 +432,7 @@ static void sync__push_done(store_req_t *req) {
   org_t *org = conn->org ? conn->org : sync__org(sync, p->org_id);
   if (org) {
     if (p->head > org->head) org->head = p->head;
+    recent_add(org->recent, p->committed, p->ncommitted);
     sync__fan_out(sync, org, p->committed, p->committed_loc, p->ncommitted);
   }
   if (sync->dashboard) dashboard_on_commit(sync->dashboard, p->org_id, p->ncommitted);
@@ -488,6 +508,17 @@ static void sync__on_push(sync_t *sync, conn_t *conn, proto_frame_t *frame) {
 
 /* ---- pull ----------------------------------------------------------------- */
 
+/* Sends a page of changes that ends at cursor; the last page of a catch-up
+ * (nothing more) makes the connection live from there. */
+static void sync__send_page(sync_t *sync, conn_t *conn, conn_msg_t *msg, uint64_t cursor,
+                            bool more) {
+  if (conn_send(conn, msg, sync__budget(sync)) == 0 && !more) {
+    conn->live = true;
+    conn->sent_seq = cursor;
+  }
+  conn_msg_unref(msg);
+}
+
 static void sync__pull_done(store_req_t *req) {
   sync_job_t *job = req->data;
   sync_t *sync = job->sync;
@@ -511,11 +542,7 @@ static void sync__pull_done(store_req_t *req) {
   }
   uint64_t cursor = taken < p->nops ? p->ops[taken - 1].server_seq : p->next_cursor;
   more = more || taken < p->nops;
-  if (conn_send(conn, msg, sync__budget(sync)) == 0 && !more) {
-    conn->live = true;
-    conn->sent_seq = cursor;
-  }
-  conn_msg_unref(msg);
+  sync__send_page(sync, conn, msg, cursor, more);
   log_debug("pull conn=%" PRIu64 " device=%s from=%" PRIu64 " ops=%u cursor=%" PRIu64
             " more=%d",
             conn->id, conn->device, p->cursor, taken, cursor, more);
@@ -523,7 +550,29 @@ done:
   sync__job_free(job);
 }
 
+/* A pull of ops the loop has just seen committed, answered from memory
+ * (recent.h). Returns false when the store has to answer it. */
+static bool sync__pull_recent(sync_t *sync, conn_t *conn, const proto_pull_t *pull) {
+  uint64_t cursor;
+  bool more;
+  if (conn->scope || !conn->org || !conn->org->recent) return false; /* scoped: the store filters */
+  uint32_t limit = pull->limit ? pull->limit : SYNC__PULL_DEFAULT;
+  conn_msg_t *msg = recent_page(conn->org->recent, pull->cursor, limit, conn->org->head, &cursor,
+                                &more);
+  if (!msg) return false;
+  conn->live = false;
+  sync__send_page(sync, conn, msg, cursor, more);
+  log_debug("pull conn=%" PRIu64 " device=%s from=%" PRIu64 " cursor=%" PRIu64
+            " more=%d (recent)",
+            conn->id, conn->device, pull->cursor, cursor, more);
+  return true;
+}
+
 static void sync__on_pull(sync_t *sync, conn_t *conn, proto_frame_t *frame) {
+  if (sync__pull_recent(sync, conn, &frame->u.pull)) {
+    proto_frame_free(frame);
+    return;
+  }
   sync_job_t *job = sync__job(sync, conn, frame, STORE_PULL);
   if (!job) {
     proto_frame_free(frame);
@@ -532,7 +581,7 @@ static void sync__on_pull(sync_t *sync, conn_t *conn, proto_frame_t *frame) {
   }
   job->req.u.pull.org_id = conn->org_id;
   job->req.u.pull.cursor = frame->u.pull.cursor;
-  job->req.u.pull.limit = frame->u.pull.limit ? frame->u.pull.limit : 500;
+  job->req.u.pull.limit = frame->u.pull.limit ? frame->u.pull.limit : SYNC__PULL_DEFAULT;
   job->req.u.pull.scoped = conn->scope != NULL;
   job->req.u.pull.device = proto_str(conn->device);
   /* Not live until this page shows it caught up. */
@@ -717,6 +766,9 @@ void sync_org_changed(sync_t *sync, int64_t org_id) {
   uint64_t from = UINT64_MAX;
 
   if (!org || sync->shutting_down) return; /* nobody connected: they pull */
+  /* Committed elsewhere, or ops rewritten (an erasure scrubs them): what
+   * is kept no longer reaches head, or no longer says what the store does. */
+  recent_clear(org->recent);
   /* From the connection furthest behind; fan-out skips what each has. */
   for (conn_t *c = org->conns; c; c = c->org_next) {
     if (!c->live) continue;

@@ -227,6 +227,11 @@ ws_t *ws_start(uv_loop_t *loop, sync_t *sync, const config_t *cfg) {
   info.mounts = &auth_mount;
   info.user = ws;
   info.vhost_name = "turfd";
+  /* lws reads each socket into this one buffer (4 KiB by default): a
+   * tablet's push of a few hundred ops then arrives over many reads and
+   * receive callbacks. One buffer for the service thread, not per
+   * connection. */
+  info.pt_serv_buf_size = 65536;
   info.ka_time = 60;
   info.ka_interval = 10;
   info.ka_probes = 3;
