@@ -19,16 +19,20 @@
  *   - messages also keep their author (device of the creating op) and the
  *     wall-clock time it was posted;
  *   - conflicts keeps every LWW value that lost to a concurrent write;
- *   - check-ins are kept twice: checkin_sources holds each (session,
- *     participant) exactly as ops wrote it, and checkins is what everyone
- *     reads: the sources merged per (session, canonical participant), where
- *     the canonical participant is found by following merged_into (a
- *     coordinator's merge of duplicates). Because checkins is recomputed from
- *     the sources whenever a source or a merged_into changes, and the fold
- *     uses the check-in merge rules (LWW status, earliest arrival, latest
- *     departure), every replica ends with the same checkins whatever order
- *     the merge and the check-ins arrive in, and a merge can be undone or
- *     re-pointed without losing whose check-in was whose. */
+ *   - check-ins: checkin_sources holds each (session, participant) exactly
+ *     as ops wrote it, and the view checkins is what everyone reads: the
+ *     sources merged per (session, canonical participant), where the
+ *     canonical participant is found by following merged_into (a
+ *     coordinator's merge of duplicates). A session none of whose sources
+ *     is of a merged participant reads its sources as they are; for a
+ *     session with one, checkin_merged holds all its merged rows, and the
+ *     view shows those instead. Because they are recomputed from the
+ *     sources whenever a source or a merged_into changes, and the fold uses
+ *     the check-in merge rules (LWW status, earliest arrival, latest
+ *     departure), every replica reads the same checkins whatever order the
+ *     merge and the check-ins arrive in, and a merge can be undone or
+ *     re-pointed without losing whose check-in was whose. A check-in
+ *     nobody merged costs one row, not two. */
 #include "replica.h"
 
 #include <assert.h>
@@ -85,7 +89,9 @@ struct replica_s {
   sqlite3_stmt *put_conflict;
   /* Merged check-ins (see the file comment). */
   sqlite3_stmt *canon_next;       /* a participant's merged_into */
-  sqlite3_stmt *merges_touch;     /* is a participant merged, or merged into */
+  sqlite3_stmt *org_merges;       /* has an organisation merged anyone */
+  sqlite3_stmt *needs_rebuild;    /* has a session merged rows, or is a
+                                     participant merged */
   sqlite3_stmt *clear_session;    /* drops a session's merged rows */
   sqlite3_stmt *session_sources;  /* a session's sources with their clocks */
   sqlite3_stmt *insert_checkin;   /* writes one merged row */
@@ -143,9 +149,31 @@ static void replica__add(char *buf, size_t *at, const char *fmt, ...) {
 }
 
 /* The table ops write a record type's rows to. Check-ins are written to
- * their sources; the table named in the schema holds the merged rows. */
+ * their sources; the name in the schema is the view of the merged rows. */
 static const char *replica__rows_table(const schema_type_t *t) {
   return t->id == SCHEMA_CHECKIN ? "checkin_sources" : t->table;
+}
+
+#define REPLICA__MERGED_TABLE "checkin_merged" /* merged check-ins where merges are */
+
+/* CREATE VIEW checkins: a session's rows from checkin_merged when it has
+ * any there, else its sources. */
+static void replica__ddl_checkins_view(char *buf, size_t *at) {
+  const schema_type_t *c = schema_type(SCHEMA_CHECKIN);
+  char cols[512];
+  size_t n = 0;
+
+  n += (size_t)snprintf(cols + n, sizeof(cols) - n, "org, %s, %s", c->key_column, c->key2_column);
+  for (uint32_t i = 0; i < c->nfields; i++)
+    n += (size_t)snprintf(cols + n, sizeof(cols) - n, ", %s", c->fields[i].name);
+  replica__add(buf, at,
+               "CREATE VIEW %s AS\n"
+               "  SELECT %s FROM %s s WHERE NOT EXISTS (SELECT 1 FROM %s m\n"
+               "    WHERE m.org = s.org AND m.%s = s.%s)\n"
+               "  UNION ALL\n"
+               "  SELECT %s FROM %s;\n",
+               c->table, cols, replica__rows_table(c), REPLICA__MERGED_TABLE, c->key_column,
+               c->key_column, cols, REPLICA__MERGED_TABLE);
 }
 
 /* Rows that ops write carry the clocks of their fields; the merged
@@ -154,10 +182,9 @@ static bool replica__has_clocks(const schema_type_t *t, const char *table) {
   return !replica__per_device(t) && strcmp(table, replica__rows_table(t)) == 0;
 }
 
-static void replica__ddl_table(size_t *at, const schema_type_t *t, const char *table) {
+static void replica__ddl_table(char *d, size_t *at, const schema_type_t *t, const char *table) {
   bool per_device = replica__per_device(t);
   bool clocks = replica__has_clocks(t, table);
-  char *d = replica__ddl;
 
   replica__add(d, at, "CREATE TABLE %s (\n  org INTEGER NOT NULL,\n  %s TEXT NOT NULL,\n", table,
                t->key_column);
@@ -236,6 +263,22 @@ static void replica__build_migration(void) {
   }
   replica__add(m, &at, "DROP TABLE field_clocks;\n");
   replica__ddl_clocks_view(m, &at);
+
+  /* The merged check-ins were a table with a row for every check-in; only
+   * the rows of sessions with a merged participant's source stay. */
+  {
+    const schema_type_t *c = schema_type(SCHEMA_CHECKIN);
+    const schema_type_t *p = schema_type(SCHEMA_PARTICIPANT);
+    replica__ddl_table(m, &at, c, REPLICA__MERGED_TABLE);
+    replica__add(m, &at,
+                 "INSERT INTO %s SELECT * FROM %s c WHERE EXISTS (SELECT 1 FROM %s s\n"
+                 "  JOIN %s p ON p.org = s.org AND p.%s = s.%s\n"
+                 "  WHERE s.org = c.org AND s.%s = c.%s AND p.merged_into IS NOT NULL);\n"
+                 "DROP TABLE %s;\n",
+                 REPLICA__MERGED_TABLE, c->table, replica__rows_table(c), p->table,
+                 p->key_column, c->key2_column, c->key_column, c->key_column, c->table);
+    replica__ddl_checkins_view(m, &at);
+  }
 }
 
 static void replica__build_ddl(void) {
@@ -246,9 +289,13 @@ static void replica__build_ddl(void) {
     const schema_type_t *t = schema_type(id);
     if (t == NULL)
       continue;
-    if (replica__rows_table(t) != t->table)
-      replica__ddl_table(&at, t, replica__rows_table(t));
-    replica__ddl_table(&at, t, t->table);
+    if (t->id == SCHEMA_CHECKIN) {
+      replica__ddl_table(d, &at, t, replica__rows_table(t));
+      replica__ddl_table(d, &at, t, REPLICA__MERGED_TABLE);
+      replica__ddl_checkins_view(d, &at);
+    } else {
+      replica__ddl_table(d, &at, t, t->table);
+    }
   }
 
   replica__add(d, &at,
@@ -442,15 +489,19 @@ static int replica__prepare_merged(replica_t *r) {
            p->key_column);
   if (replica__prepare(r, sql, &r->canon_next) != 0)
     return -1;
-  /* Both probes are into the small partial index of merged participants
-   * or a primary-key lookup: the usual answer, no, costs two descents. */
+  /* Into the partial index of merged participants, which is empty for
+   * most organisations: the usual answer, none, is one short descent. */
   snprintf(sql, sizeof(sql),
-           "SELECT EXISTS (SELECT 1 FROM %s WHERE org = ?1 AND %s = ?2 AND merged_into IS NOT "
-           "NULL) OR EXISTS (SELECT 1 FROM %s WHERE org = ?1 AND merged_into = ?2)",
-           p->table, p->key_column, p->table);
-  if (replica__prepare(r, sql, &r->merges_touch) != 0)
+           "SELECT 1 FROM %s WHERE org = ?1 AND merged_into IS NOT NULL LIMIT 1", p->table);
+  if (replica__prepare(r, sql, &r->org_merges) != 0)
     return -1;
-  snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE org = ?1 AND %s = ?2", c->table,
+  snprintf(sql, sizeof(sql),
+           "SELECT EXISTS (SELECT 1 FROM %s WHERE org = ?1 AND %s = ?2) OR EXISTS (SELECT 1 "
+           "FROM %s WHERE org = ?1 AND %s = ?3 AND merged_into IS NOT NULL)",
+           REPLICA__MERGED_TABLE, c->key_column, p->table, p->key_column);
+  if (replica__prepare(r, sql, &r->needs_rebuild) != 0)
+    return -1;
+  snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE org = ?1 AND %s = ?2", REPLICA__MERGED_TABLE,
            c->key_column);
   if (replica__prepare(r, sql, &r->clear_session) != 0)
     return -1;
@@ -467,7 +518,8 @@ static int replica__prepare_merged(replica_t *r) {
     return -1;
 
   n = (size_t)snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO %s (org, %s, %s%s) VALUES "
-                       "(?1, ?2, ?3", c->table, c->key_column, c->key2_column, cols);
+                       "(?1, ?2, ?3", REPLICA__MERGED_TABLE, c->key_column, c->key2_column,
+                       cols);
   for (uint8_t i = 0; i < c->nfields; i++)
     n += (size_t)snprintf(sql + n, sizeof(sql) - n, ", ?%u", 4u + i);
   snprintf(sql + n, sizeof(sql) - n, ")");
@@ -525,10 +577,9 @@ replica_t *replica_open(sqlite3 *db, const replica_options_t *opts) {
   if (replica__prepare_merged(r) != 0)
     goto fail;
   if (replica__prepare(r,
-          "INSERT OR IGNORE INTO conflicts (org, rtype, k, k2, field, kept_value, kept_device, "
+          "INSERT OR IGNORE INTO conflicts (org, k, k2, rtype, field, kept_value, kept_device, "
           "kept_hlc, lost_value, lost_device, lost_hlc, lost_seq, server_seq, created_ms) "
-          "VALUES (:org, :rtype, :k, :k2, :field, :kept_value, :kept_device, :kept_hlc, "
-          ":lost_value, :lost_device, :lost_hlc, :lost_seq, :server_seq, :created_ms)",
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
           &r->put_conflict) != 0)
     goto fail;
   return r;
@@ -552,7 +603,8 @@ void replica_close(replica_t *r) {
   }
   sqlite3_finalize(r->put_conflict);
   sqlite3_finalize(r->canon_next);
-  sqlite3_finalize(r->merges_touch);
+  sqlite3_finalize(r->org_merges);
+  sqlite3_finalize(r->needs_rebuild);
   sqlite3_finalize(r->clear_session);
   sqlite3_finalize(r->session_sources);
   sqlite3_finalize(r->insert_checkin);
@@ -583,23 +635,6 @@ static int replica__bind_value_at(sqlite3_stmt *st, int i, const proto_value_t *
   default:
     return sqlite3_bind_null(st, i);
   }
-}
-
-/* By name, for the conflict log: it is written rarely and its statement
- * has many parameters. A statement without the parameter skips it. */
-static int replica__bind_text(sqlite3_stmt *st, const char *name, proto_str_t s) {
-  int i = sqlite3_bind_parameter_index(st, name);
-  return i == 0 ? SQLITE_OK : replica__bind_str_at(st, i, s);
-}
-
-static int replica__bind_int(sqlite3_stmt *st, const char *name, int64_t v) {
-  int i = sqlite3_bind_parameter_index(st, name);
-  return i == 0 ? SQLITE_OK : sqlite3_bind_int64(st, i, v);
-}
-
-static int replica__bind_value(sqlite3_stmt *st, const char *name, const proto_value_t *v) {
-  int i = sqlite3_bind_parameter_index(st, name);
-  return i == 0 ? SQLITE_OK : replica__bind_value_at(st, i, v);
 }
 
 /* Binds ?1 org and ?2 k (and ?3 k2 when given) of a generated statement. */
@@ -711,8 +746,10 @@ static void replica__id_set(replica__id_t *id, const void *p, int n) {
  * participant that is not merged (or unknown here). In a cycle (two
  * coordinators merging each into the other) the bytewise smallest id of the
  * cycle is canonical. Depends only on the participants table, so every
- * replica with the same merged_into values gets the same answer. */
-static int replica__canonical(replica_t *r, int64_t org, proto_str_t id, replica__id_t *out) {
+ * replica with the same merged_into values gets the same answer. *merged:
+ * whether id itself has a merged_into. */
+static int replica__canonical(replica_t *r, int64_t org, proto_str_t id, replica__id_t *out,
+                              bool *merged) {
   replica__id_t path[REPLICA__MAX_HOPS];
   uint32_t n = 0;
   sqlite3_stmt *st = r->canon_next;
@@ -735,6 +772,8 @@ static int replica__canonical(replica_t *r, int64_t org, proto_str_t id, replica
       fprintf(stderr, "replica: %s\n", sqlite3_errmsg(r->db));
       return PROTO_ESTORAGE;
     }
+    if (n == 1)
+      *merged = next.len > 0;
     if (next.len == 0 || n == REPLICA__MAX_HOPS) {
       *out = path[n - 1];
       return 0;
@@ -756,6 +795,7 @@ static int replica__canonical(replica_t *r, int64_t org, proto_str_t id, replica
 /* One check-in source of a session, read for merging. */
 typedef struct {
   replica__id_t participant, canonical;
+  bool merged; /* the participant has a merged_into */
   merge_slot_t slot[PROTO_MAX_FIELDS_PER_OP];
   char *text; /* owns the strings the slots point to */
 } replica__source_t;
@@ -809,7 +849,8 @@ static int replica__source_read(replica_t *r, int64_t org, const schema_type_t *
     at += (size_t)dn;
     slot->seq = (uint64_t)sqlite3_column_int64(st, col + 3);
   }
-  return replica__canonical(r, org, replica__id_str(&src->participant), &src->canonical);
+  return replica__canonical(r, org, replica__id_str(&src->participant), &src->canonical,
+                            &src->merged);
 }
 
 static int replica__source_cmp(const void *a, const void *b) {
@@ -817,29 +858,13 @@ static int replica__source_cmp(const void *a, const void *b) {
   return proto_str_cmp(replica__id_str(&x->canonical), replica__id_str(&y->canonical));
 }
 
-/* Writes one merged check-in row: the values of slot[0..c->nfields). */
-static int replica__write_checkin(replica_t *r, int64_t org, const schema_type_t *c,
-                                  proto_str_t session, proto_str_t participant,
-                                  const merge_slot_t *slot) {
-  static const proto_value_t nil = {.type = PROTO_NIL};
-  sqlite3_stmt *st = r->insert_checkin;
-
-  if (replica__bind_keys(st, org, session, &participant) != SQLITE_OK)
-    goto fail;
-  for (uint32_t i = 0; i < c->nfields; i++)
-    if (replica__bind_value_at(st, 4 + (int)i, slot[i].present ? &slot[i].value : &nil) !=
-        SQLITE_OK)
-      goto fail;
-  return replica__exec(r, st);
-
-fail:
-  sqlite3_reset(st);
-  return PROTO_ESTORAGE;
-}
-
-/* Writes the merge of src[0..n) (one canonical participant) to checkins. */
+/* Writes the merge of src[0..n) (one canonical participant) to
+ * checkin_merged. */
 static int replica__write_group(replica_t *r, int64_t org, const schema_type_t *c,
                                 proto_str_t session, const replica__source_t *src, size_t n) {
+  static const proto_value_t nil = {.type = PROTO_NIL};
+  sqlite3_stmt *st = r->insert_checkin;
+  proto_str_t canonical = replica__id_str(&src[0].canonical);
   merge_slot_t acc[PROTO_MAX_FIELDS_PER_OP];
   bool conflict;
 
@@ -849,16 +874,29 @@ static int replica__write_group(replica_t *r, int64_t org, const schema_type_t *
       if (src[k].slot[i].present &&
           merge_field(c->fields[i].rule, &acc[i], &src[k].slot[i], 0, &conflict) == MERGE_TAKE)
         acc[i] = src[k].slot[i];
-  return replica__write_checkin(r, org, c, session, replica__id_str(&src[0].canonical), acc);
+  if (replica__bind_keys(st, org, session, &canonical) != SQLITE_OK)
+    goto fail;
+  for (uint32_t i = 0; i < c->nfields; i++)
+    if (replica__bind_value_at(st, 4 + (int)i, acc[i].present ? &acc[i].value : &nil) !=
+        SQLITE_OK)
+      goto fail;
+  return replica__exec(r, st);
+
+fail:
+  sqlite3_reset(st);
+  return PROTO_ESTORAGE;
 }
 
-/* Recomputes every merged check-in of a session from its sources. */
+/* Recomputes the merged check-ins of a session from its sources: in
+ * checkin_merged when one of them is of a merged participant, else none
+ * (the view then shows the sources). */
 static int replica__rebuild_session(replica_t *r, int64_t org, proto_str_t session) {
   const schema_type_t *c = schema_type(SCHEMA_CHECKIN);
   sqlite3_stmt *st = r->session_sources;
   replica__source_t *src = NULL;
   size_t n = 0, cap = 0;
   int rc, result = 0;
+  bool any_merged;
 
   if (replica__bind_keys(st, org, session, NULL) != SQLITE_OK) {
     sqlite3_reset(st);
@@ -899,6 +937,12 @@ static int replica__rebuild_session(replica_t *r, int64_t org, proto_str_t sessi
   result = replica__exec(r, r->clear_session);
   if (result != 0)
     goto done;
+  /* Without a merged participant among them the view reads the sources. */
+  any_merged = false;
+  for (size_t i = 0; i < n; i++)
+    any_merged |= src[i].merged;
+  if (!any_merged)
+    goto done;
   if (n > 1)
     qsort(src, n, sizeof(*src), replica__source_cmp);
   for (size_t first = 0; first < n && result == 0;) {
@@ -914,31 +958,49 @@ done:
   return result;
 }
 
-/* After (session, participant)'s source changed to source (its slots):
- * brings checkins up to date. The usual case, a participant nobody merged,
- * writes the source as the merged row; with merges about, the whole session
- * is recomputed. */
-static int replica__refresh_checkin(replica_t *r, int64_t org, proto_str_t session,
-                                    proto_str_t participant, const merge_slot_t *source) {
-  const schema_type_t *c = schema_type(SCHEMA_CHECKIN);
-  sqlite3_stmt *st = r->merges_touch;
-  bool merged;
+/* Runs st (?1 org) and sets *yes when it returns a row. */
+static int replica__any_row(replica_t *r, sqlite3_stmt *st, int64_t org, bool *yes) {
   int rc;
 
-  if (replica__bind_keys(st, org, participant, NULL) != SQLITE_OK) {
+  if (sqlite3_bind_int64(st, REPLICA__P_ORG, org) != SQLITE_OK) {
     sqlite3_reset(st);
     return PROTO_ESTORAGE;
   }
   rc = sqlite3_step(st);
-  merged = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+  *yes = rc == SQLITE_ROW;
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    fprintf(stderr, "replica: %s\n", sqlite3_errmsg(r->db));
+    return PROTO_ESTORAGE;
+  }
+  return 0;
+}
+
+/* After (session, participant)'s source changed: brings the merged rows
+ * up to date. In an organisation where nobody was merged, and in a session
+ * without merged rows for a participant not merged, the view reads the
+ * source, and there is nothing to do. */
+static int replica__refresh_checkin(replica_t *r, int64_t org, proto_str_t session,
+                                    proto_str_t participant) {
+  sqlite3_stmt *st = r->needs_rebuild;
+  bool yes;
+  int rc;
+
+  rc = replica__any_row(r, r->org_merges, org, &yes);
+  if (rc != 0 || !yes)
+    return rc;
+  if (replica__bind_keys(st, org, session, &participant) != SQLITE_OK) {
+    sqlite3_reset(st);
+    return PROTO_ESTORAGE;
+  }
+  rc = sqlite3_step(st);
+  yes = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
   sqlite3_reset(st);
   if (rc != SQLITE_ROW) {
     fprintf(stderr, "replica: %s\n", sqlite3_errmsg(r->db));
     return PROTO_ESTORAGE;
   }
-  if (merged)
-    return replica__rebuild_session(r, org, session);
-  return replica__write_checkin(r, org, c, session, participant, source);
+  return yes ? replica__rebuild_session(r, org, session) : 0;
 }
 
 /* After participant's merged_into changed: everyone whose chain passes
@@ -974,7 +1036,7 @@ static int replica__remerge(replica_t *r, int64_t org, proto_str_t participant) 
     sqlite3_reset(st);
     return PROTO_ESTORAGE;
   }
-  /* Collected first: rebuilding writes to checkins while this reads. */
+  /* Collected first: rebuilding writes to checkin_merged while this reads. */
   result = replica__collect_ids(st, &sessions, &n);
   sqlite3_reset(st);
   for (size_t i = 0; i < n && result == 0; i++)
@@ -985,16 +1047,15 @@ static int replica__remerge(replica_t *r, int64_t org, proto_str_t participant) 
 
 /* ---- erasure ------------------------------------------------------------- */
 
-/* Runs one statement with :org and :k bound; for the rare erasure, so it is
- * prepared per call rather than kept. */
+/* Runs one statement with ?1 org and ?2 k bound; for the rare erasure, so it
+ * is prepared per call rather than kept. */
 static int replica__erase_exec(replica_t *r, const char *sql, int64_t org, proto_str_t k) {
   sqlite3_stmt *st = NULL;
   int rc;
 
   if (replica__prepare(r, sql, &st) != 0)
     return PROTO_ESTORAGE;
-  if (replica__bind_int(st, ":org", org) != SQLITE_OK ||
-      replica__bind_text(st, ":k", k) != SQLITE_OK) {
+  if (replica__bind_keys(st, org, k, NULL) != SQLITE_OK) {
     sqlite3_finalize(st);
     return PROTO_ESTORAGE;
   }
@@ -1021,12 +1082,11 @@ static int replica__erase(replica_t *r, int64_t org, proto_str_t participant) {
   int result = 0;
 
   /* The sessions to recompute, collected before their sources go. */
-  snprintf(sql, sizeof(sql), "SELECT DISTINCT %s FROM %s WHERE org = :org AND %s = :k",
+  snprintf(sql, sizeof(sql), "SELECT DISTINCT %s FROM %s WHERE org = ?1 AND %s = ?2",
            c->key_column, replica__rows_table(c), c->key2_column);
   if (replica__prepare(r, sql, &st) != 0)
     return PROTO_ESTORAGE;
-  if (replica__bind_int(st, ":org", org) != SQLITE_OK ||
-      replica__bind_text(st, ":k", participant) != SQLITE_OK) {
+  if (replica__bind_keys(st, org, participant, NULL) != SQLITE_OK) {
     sqlite3_finalize(st);
     return PROTO_ESTORAGE;
   }
@@ -1035,24 +1095,24 @@ static int replica__erase(replica_t *r, int64_t org, proto_str_t participant) {
   if (result != 0)
     goto done;
 
-  snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE org = :org AND %s = :k",
+  snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE org = ?1 AND %s = ?2",
            replica__rows_table(c), c->key2_column);
   result = replica__erase_exec(r, sql, org, participant);
   if (result != 0)
     goto done;
-  snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE org = :org AND %s = :k", c->table,
-           c->key2_column);
+  snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE org = ?1 AND %s = ?2",
+           REPLICA__MERGED_TABLE, c->key2_column);
   result = replica__erase_exec(r, sql, org, participant);
   if (result != 0)
     goto done;
-  snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE org = :org AND %s = :k", p->table,
+  snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE org = ?1 AND %s = ?2", p->table,
            p->key_column);
   result = replica__erase_exec(r, sql, org, participant);
   if (result != 0)
     goto done;
   snprintf(sql, sizeof(sql),
-           "DELETE FROM conflicts WHERE org = :org AND "
-           "((rtype = %u AND k = :k) OR (rtype = %u AND k2 = :k))",
+           "DELETE FROM conflicts WHERE org = ?1 AND "
+           "((rtype = %u AND k = ?2) OR (rtype = %u AND k2 = ?2))",
            (unsigned)p->id, (unsigned)c->id);
   result = replica__erase_exec(r, sql, org, participant);
   for (size_t i = 0; i < n && result == 0; i++)
@@ -1152,20 +1212,18 @@ static int replica__log_conflict(replica_t *r, int64_t org, const proto_op_t *op
                                  const schema_field_t *f, const merge_slot_t *kept,
                                  const merge_slot_t *lost) {
   sqlite3_stmt *st = r->put_conflict;
-  if (replica__bind_int(st, ":org", org) != SQLITE_OK ||
-      replica__bind_text(st, ":k", op->key) != SQLITE_OK ||
-      replica__bind_text(st, ":k2", op->key2) != SQLITE_OK ||
-      replica__bind_int(st, ":rtype", op->type) != SQLITE_OK ||
-      replica__bind_int(st, ":field", f->id) != SQLITE_OK ||
-      replica__bind_value(st, ":kept_value", &kept->value) != SQLITE_OK ||
-      replica__bind_text(st, ":kept_device", kept->device) != SQLITE_OK ||
-      replica__bind_int(st, ":kept_hlc", (int64_t)kept->hlc) != SQLITE_OK ||
-      replica__bind_value(st, ":lost_value", &lost->value) != SQLITE_OK ||
-      replica__bind_text(st, ":lost_device", lost->device) != SQLITE_OK ||
-      replica__bind_int(st, ":lost_hlc", (int64_t)lost->hlc) != SQLITE_OK ||
-      replica__bind_int(st, ":lost_seq", (int64_t)lost->seq) != SQLITE_OK ||
-      replica__bind_int(st, ":server_seq", (int64_t)lost->server_seq) != SQLITE_OK ||
-      replica__bind_int(st, ":created_ms", replica__wall_ms()) != SQLITE_OK) {
+  if (replica__bind_keys(st, org, op->key, &op->key2) != SQLITE_OK ||
+      sqlite3_bind_int(st, 4, op->type) != SQLITE_OK ||
+      sqlite3_bind_int(st, 5, f->id) != SQLITE_OK ||
+      replica__bind_value_at(st, 6, &kept->value) != SQLITE_OK ||
+      replica__bind_str_at(st, 7, kept->device) != SQLITE_OK ||
+      sqlite3_bind_int64(st, 8, (int64_t)kept->hlc) != SQLITE_OK ||
+      replica__bind_value_at(st, 9, &lost->value) != SQLITE_OK ||
+      replica__bind_str_at(st, 10, lost->device) != SQLITE_OK ||
+      sqlite3_bind_int64(st, 11, (int64_t)lost->hlc) != SQLITE_OK ||
+      sqlite3_bind_int64(st, 12, (int64_t)lost->seq) != SQLITE_OK ||
+      sqlite3_bind_int64(st, 13, (int64_t)lost->server_seq) != SQLITE_OK ||
+      sqlite3_bind_int64(st, 14, replica__wall_ms()) != SQLITE_OK) {
     sqlite3_reset(st);
     return PROTO_ESTORAGE;
   }
@@ -1311,7 +1369,7 @@ int replica_apply(replica_t *r, int64_t org, const proto_op_t *op) {
   if (rc != 0)
     return rc;
   if (t->id == SCHEMA_CHECKIN)
-    return replica__refresh_checkin(r, org, op->key, op->key2, row.slot);
+    return replica__refresh_checkin(r, org, op->key, op->key2);
   if (merged_into_changed)
     return replica__remerge(r, org, op->key);
   return 0;
@@ -1320,7 +1378,6 @@ int replica_apply(replica_t *r, int64_t org, const proto_op_t *op) {
 int replica_rebase_own(replica_t *r, int64_t org, const proto_op_t *op) {
   const schema_type_t *t = schema_type(op->type);
   sqlite3_stmt *st;
-  replica__row_t row;
   int rc;
 
   /* Counter slots carry no clock; an unknown type wrote nothing. */
@@ -1339,10 +1396,6 @@ int replica_rebase_own(replica_t *r, int64_t org, const proto_op_t *op) {
   rc = replica__exec(r, st);
   if (rc != 0 || t->id != SCHEMA_CHECKIN)
     return rc;
-
   /* A check-in's new clock may change which source wins its merged row. */
-  rc = replica__read_row(r, org, op, t, &row);
-  if (rc != 0 || !row.exists)
-    return rc;
-  return replica__refresh_checkin(r, org, op->key, op->key2, row.slot);
+  return replica__refresh_checkin(r, org, op->key, op->key2);
 }

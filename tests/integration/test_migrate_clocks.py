@@ -2,7 +2,8 @@
 moved into the record rows (server schema 3, tablet file 2; fixtures/, made
 by the turfd and turf-tablet of that version: two tablets that checked in the
 same person, tallied, posted, logged a session and changed a status on both
-sides, and one tablet with two ops still in its outbox) are opened by
+sides, added the same walk-in twice, which a coordinator merged, and one
+tablet with two ops still in its outbox) are opened by
 today's turfd and turf-tablet. Every record and every field clock must come
 through the migration unchanged, the outbox must sync, later edits must be
 merged against the migrated clocks, and a newly enrolled tablet must end
@@ -69,8 +70,11 @@ async def main(tmp):
     assert query(server_db, "PRAGMA user_version") == [(3,)]
     assert query(zaal, "PRAGMA user_version") == [(2,)]
     before = {p: snapshot(p) for p in (server_db, zaal, entree)}
-    assert len(before[server_db]["field_clocks"]) == 42
-    assert len(before[zaal]["field_clocks"]) == 44
+    assert len(before[server_db]["field_clocks"]) == 47
+    assert len(before[zaal]["field_clocks"]) == 49
+    # The merged walk-in: three check-in sources, two check-ins.
+    assert len(before[server_db]["checkin_sources"]) == 3
+    assert len(before[server_db]["checkins"]) == 2
 
     with open(os.path.join(tmp, "turfd.log"), "ab") as log:
         proc, url, code = start_turfd(tmp, log, "--demo")
@@ -112,6 +116,7 @@ async def main(tmp):
         assert "Anneke Bakker\tabsent" in attendance, attendance
         assert "Fatima el Amrani\tabsent" in attendance, attendance  # the last edit before
         assert "pauze om 11" in dumps[0]
+        assert attendance.lower().count("nieuwe buurvrouw") == 1, attendance
 
         # The server's clocks are the tablets' clocks, field by field.
         server_clocks = set(r[1:] for r in query(server_db, CLOCKS) if r[1] != 6)
