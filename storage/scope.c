@@ -190,15 +190,18 @@ static void scope__remember(scope_t *s, uint8_t kind, int64_t org, proto_str_t i
   snprintf(e->text, sizeof(e->text), "%s", text != NULL ? text : "");
 }
 
-/* Drops every answer about id, in every organisation: an op on record id
- * may create it, move it or (an erasure) delete it. */
-static void scope__drop(scope_t *s, proto_str_t id) {
+/* Drops the answers about id that an op of org on record id may change: it
+ * may create, move or (an erasure) delete it. Whether id belongs to an
+ * organisation other than org stays as it was for org itself (a record
+ * never changes organisation), so those answers are kept: a walk-in's
+ * check-ins right after it find it cached. */
+static void scope__drop(scope_t *s, int64_t org, proto_str_t id) {
   if (!s->cache_on || id.len > PROTO_MAX_ID_BYTES)
     return;
   for (uint8_t kind = 0; kind < SCOPE__K_COUNT; kind++) {
     scope__entry_t *e = scope__slot(s, kind, id);
     if (e->gen == s->gen && e->kind == kind && e->idlen == id.len &&
-        memcmp(e->id, id.ptr, id.len) == 0)
+        memcmp(e->id, id.ptr, id.len) == 0 && (kind >= SCOPE__K_ERASED || e->org != org))
       e->gen = 0;
   }
 }
@@ -573,7 +576,7 @@ int scope_check_op(scope_t *s, int64_t org, const scope_device_t *dev, const pro
    * only their own tables, which nothing here looks up; every other op
    * may create, move or delete the record it names. */
   if (op->type != SCHEMA_CHECKIN && op->type != SCHEMA_TALLY && op->type != SCHEMA_SESSION_LOG)
-    scope__drop(s, op->key);
+    scope__drop(s, org, op->key);
   return rc;
 }
 
