@@ -337,6 +337,8 @@ static void sync__hello_done(store_req_t *req) {
     conn_send_error(conn, PROTO_ENOMEM, NULL, true);
     goto done;
   }
+  /* The database's head: it also tells a pull from memory (recent.h) that
+   * turfctl committed ops this loop was not told of. */
   if (h->head > org->head) org->head = h->head;
   if (sync__device_busy(sync, org, conn, h->hello->device)) {
     conn->state = CONN_NEW;
