@@ -102,37 +102,67 @@ void recent_add(recent_t *r, const proto_op_t *ops, uint32_t nops) {
   for (uint32_t i = 0; i < nops; i++) recent__add_one(r, &ops[i]);
 }
 
-conn_msg_t *recent_page(const recent_t *r, uint64_t cursor, uint32_t limit, uint64_t head,
-                        uint64_t *cursor_out, bool *more) {
-  uint64_t last = r->first + r->count - 1;
-  uint32_t from, n = 0;
-  size_t len = 0;
-  uint8_t *ops;
+/* A frame of type carrying the n ops from index at (whose sizes fit one
+ * frame), continuing from `from` to cursor. */
+static conn_msg_t *recent__frame(const recent_t *r, proto_frame_type_t type, uint32_t at,
+                                 uint32_t n, size_t len, uint64_t from, uint64_t cursor,
+                                 bool more) {
+  proto_changes_t page = {.from = from, .cursor = cursor, .more = more, .nops = n};
   proto_buf_t buf;
+  uint8_t *ops = malloc(len ? len : 1);
+  size_t off = 0;
+  int rc;
 
-  if (!r->count || last != head || cursor + 1 < r->first || cursor > last) return NULL;
-  from = (uint32_t)(cursor + 1 - r->first);
-  while (from + n < r->count && n < limit &&
-         len + recent__at(r, from + n)->len <= PROTO_MAX_FRAME_BYTES - RECENT__PAGE_ENVELOPE)
-    len += recent__at(r, from + n++)->len;
-  if (n == 0 && cursor < last) return NULL; /* one op alone too big: the store pages it */
-  ops = malloc(len ? len : 1);
   if (!ops) return NULL;
-  len = 0;
   for (uint32_t i = 0; i < n; i++) {
-    const recent__op_t *op = recent__at(r, from + i);
-    memcpy(ops + len, op->bytes, op->len);
-    len += op->len;
+    const recent__op_t *op = recent__at(r, at + i);
+    memcpy(ops + off, op->bytes, op->len);
+    off += op->len;
   }
-  *cursor_out = cursor + n;
-  *more = *cursor_out < head;
-  proto_changes_t page = {.from = cursor, .cursor = *cursor_out, .more = *more, .nops = n};
   proto_buf_init(&buf, LWS_PRE);
-  int rc = proto_encode_changes_raw(PROTO_CHANGES, &page, n ? ops : NULL, len, &buf);
+  rc = proto_encode_changes_raw(type, &page, n ? ops : NULL, len, &buf);
   free(ops);
   if (rc != 0) {
     proto_buf_dispose(&buf);
     return NULL;
   }
   return conn_msg_take(&buf);
+}
+
+/* How many ops from index at (at most limit) fit one frame; their bytes in
+ * *len. */
+static uint32_t recent__fit(const recent_t *r, uint32_t at, uint32_t limit, size_t *len) {
+  uint32_t n = 0;
+  *len = 0;
+  while (at + n < r->count && n < limit &&
+         *len + recent__at(r, at + n)->len <= PROTO_MAX_FRAME_BYTES - RECENT__PAGE_ENVELOPE)
+    *len += recent__at(r, at + n++)->len;
+  return n;
+}
+
+conn_msg_t *recent_page(const recent_t *r, uint64_t cursor, uint32_t limit, uint64_t head,
+                        uint64_t *cursor_out, bool *more) {
+  uint64_t last = r->first + r->count - 1;
+  uint32_t at, n;
+  size_t len;
+
+  if (!r->count || last != head || cursor + 1 < r->first || cursor > last) return NULL;
+  at = (uint32_t)(cursor + 1 - r->first);
+  n = recent__fit(r, at, limit, &len);
+  if (n == 0 && cursor < last) return NULL; /* one op alone too big: the store pages it */
+  *cursor_out = cursor + n;
+  *more = *cursor_out < head;
+  return recent__frame(r, PROTO_CHANGES, at, n, len, cursor, *cursor_out, *more);
+}
+
+conn_msg_t *recent_live(const recent_t *r, uint64_t from, uint64_t to) {
+  uint32_t at, n;
+  size_t len;
+
+  if (!r->count || from + 1 < r->first || to > r->first + r->count - 1 || to <= from)
+    return NULL;
+  at = (uint32_t)(from + 1 - r->first);
+  n = recent__fit(r, at, (uint32_t)(to - from), &len);
+  if (n != to - from) return NULL;
+  return recent__frame(r, PROTO_LIVE, at, n, len, from, to, false);
 }

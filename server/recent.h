@@ -50,4 +50,9 @@ void recent_add(recent_t *recent, const proto_op_t *ops, uint32_t nops);
 conn_msg_t *recent_page(const recent_t *recent, uint64_t cursor, uint32_t limit, uint64_t head,
                         uint64_t *cursor_out, bool *more);
 
+/* The PROTO_LIVE frame of the ops after `from` up to `to`, if they are all
+ * held and fit one frame; else NULL. Committed ops go live to every
+ * connected tablet in this frame, so they are not encoded a second time. */
+conn_msg_t *recent_live(const recent_t *recent, uint64_t from, uint64_t to);
+
 #endif

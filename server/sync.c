@@ -270,6 +270,8 @@ static void sync__fan_out(sync_t *sync, org_t *org, proto_op_t *ops, const proto
     if (conn->sent_seq + 1 == first) {
       /* The usual case: every live connection is exactly here, so the frame
        * is encoded once and shared. */
+      if (!shared && org->recent && (shared = recent_live(org->recent, first - 1, last)))
+        taken = nops;
       if (!shared)
         shared = sync__encode_page(PROTO_LIVE, ops, nops, first - 1, last, false, &taken);
       if (shared && taken == nops) {
