@@ -515,9 +515,7 @@ int tablet_print_attention(local_t *local, FILE *out) {
   return tablet__finish(local, st, rc);
 }
 
-/* Prints a value so that different values never print alike: NULL as \N,
- * text with backslash, tab and newline escaped. */
-static void tablet__dump_value(sqlite3_stmt *st, int col, FILE *out) {
+void tablet_print_value(sqlite3_stmt *st, int col, FILE *out) {
   const unsigned char *p;
   int n;
 
@@ -555,7 +553,7 @@ static int tablet__dump_query(local_t *local, const char *label, const char *sql
     fputs(label, out);
     for (int i = 0; i < ncol; i++) {
       fputc('\t', out);
-      tablet__dump_value(st, i, out);
+      tablet_print_value(st, i, out);
     }
     fputc('\n', out);
   }

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <sqlite3.h>
+
 #include "local.h"
 
 #define TABLET_ID_SIZE (PROTO_MAX_ID_BYTES + 1)
@@ -56,6 +58,11 @@ int tablet_print_attendance(local_t *local, const char *session, FILE *out);
 int tablet_print_messages(local_t *local, const char *activity, FILE *out);
 int tablet_print_attention(local_t *local, FILE *out);
 int tablet_print_dump(local_t *local, FILE *out);
+
+/* Prints column col of st's current row as dump does, so that different
+ * values never print alike: NULL as \N, integers in decimal, text with
+ * backslash, tab and newline escaped. */
+void tablet_print_value(sqlite3_stmt *st, int col, FILE *out);
 
 /* Corrected local date "YYYY-MM-DD" of local_now. Cannot fail. */
 void tablet_today(local_t *local, char date[11]);

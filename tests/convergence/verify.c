@@ -15,6 +15,7 @@
 
 #include "frame.h"
 #include "schema.h"
+#include "tablet.h"
 
 #define VERIFY__MAX_REPORTS 15 /* failures printed per call */
 
@@ -49,35 +50,6 @@ static bool verify__per_device(const schema_type_t *t) {
 
 /* ---- canonical dump --------------------------------------------------------- */
 
-/* NULL as \N; text with backslash, tab and newline escaped, so different
- * values never print alike. */
-static void verify__put_escaped(const unsigned char *p, int n, FILE *out) {
-  for (int i = 0; i < n; i++) {
-    if (p[i] == '\\')
-      fputs("\\\\", out);
-    else if (p[i] == '\t')
-      fputs("\\t", out);
-    else if (p[i] == '\n')
-      fputs("\\n", out);
-    else
-      fputc(p[i], out);
-  }
-}
-
-static void verify__put_column(sqlite3_stmt *st, int col, FILE *out) {
-  switch (sqlite3_column_type(st, col)) {
-  case SQLITE_NULL:
-    fputs("\\N", out);
-    break;
-  case SQLITE_INTEGER:
-    fprintf(out, "%lld", (long long)sqlite3_column_int64(st, col));
-    break;
-  default:
-    verify__put_escaped(sqlite3_column_text(st, col), sqlite3_column_bytes(st, col), out);
-    break;
-  }
-}
-
 static int verify__dump_query(sqlite3 *db, const char *label, const char *sql, int64_t org,
                               FILE *out) {
   sqlite3_stmt *st;
@@ -93,7 +65,7 @@ static int verify__dump_query(sqlite3 *db, const char *label, const char *sql, i
     fputs(label, out);
     for (int i = 0; i < ncol; i++) {
       fputc('\t', out);
-      verify__put_column(st, i, out);
+      tablet_print_value(st, i, out);
     }
     fputc('\n', out);
   }

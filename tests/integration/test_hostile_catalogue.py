@@ -13,20 +13,14 @@ syncs between the groups. The catalogue runs twice: with the plain
 websocket client, and with permessage-deflate offered as most websocket
 libraries do by default. Talks only to 127.0.0.1."""
 import asyncio
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 import uuid
 
 import msgpack
 import websockets
 
-from turfd_proc import run_test, start_turfd
-
-TABLET = os.environ["TURF_TABLET"]
+from turfd_proc import Server, Tablet, run_test
 
 BAD_FRAME, TOO_LARGE, UNKNOWN_TYPE, BAD_FIELD = 1, 2, 3, 4
 UNSUPPORTED_VERSION, NOT_AUTHENTICATED, BAD_CREDENTIALS = 5, 6, 7
@@ -48,39 +42,6 @@ def unpack(data):
 
 def now_ms():
     return int(time.time() * 1000)
-
-
-class Server:
-    def __init__(self, tmp):
-        self.db = os.path.join(tmp, "server.db")
-        self.log = open(os.path.join(tmp, "turfd.log"), "w")
-        self.proc, self.url, self.code = start_turfd(
-            tmp, self.log, "--demo", "--demo-uses", "100", "--max-frames-per-second", "100",
-            "--hello-timeout", str(HELLO_TIMEOUT_S), "--max-queued-bytes", str(MAX_QUEUED))
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=15)
-        self.log.close()
-        return rc
-
-
-class Tablet:
-    """The real sample client, as a subprocess."""
-
-    def __init__(self, tmp, name, server):
-        self.db = os.path.join(tmp, name + ".db")
-        self.run("enroll", "--server", server.url, "--code", server.code, "--name", name)
-
-    def run(self, *args):
-        out = subprocess.run([TABLET, "--db", self.db, *args], capture_output=True, text=True,
-                             timeout=60)
-        if out.returncode != 0:
-            raise AssertionError(f"turf-tablet {args} failed: {out.stderr}")
-        return out.stdout
 
 
 class Peer:
@@ -505,7 +466,8 @@ async def catalogue(server, tablet, session, person, compression):
 
 
 async def main(tmp):
-    server = Server(tmp)
+    server = Server(tmp, "--max-frames-per-second", "100",
+                    "--hello-timeout", str(HELLO_TIMEOUT_S), "--max-queued-bytes", str(MAX_QUEUED))
     tablet = Tablet(tmp, "good", server)
     session = tablet.run("sessions").split("\n")[0].split("\t")[0]
     person = tablet.run("people").split("\n")[0].split("\t")[0]

@@ -5,21 +5,14 @@ the protocol says so), and a real turf-tablet keeps syncing throughout while
 a live observer keeps receiving its changes. Talks only to 127.0.0.1.
 """
 import asyncio
-import os
-import signal
 import sqlite3
-import struct
-import subprocess
-import sys
 import time
 import uuid
 
 import msgpack
 import websockets
 
-from turfd_proc import run_test, start_turfd
-
-TABLET = os.environ["TURF_TABLET"]
+from turfd_proc import Server, Tablet, run_test
 
 BAD_FRAME, TOO_LARGE, UNKNOWN_TYPE, BAD_FIELD = 1, 2, 3, 4
 UNSUPPORTED_VERSION, NOT_AUTHENTICATED, BAD_CREDENTIALS = 5, 6, 7
@@ -35,39 +28,6 @@ def pack(obj):
 
 def unpack(data):
     return msgpack.unpackb(data, strict_map_key=False, raw=False)
-
-
-class Server:
-    def __init__(self, tmp):
-        self.tmp = tmp
-        self.db = os.path.join(tmp, "server.db")
-        self.log = open(os.path.join(tmp, "turfd.log"), "w")
-        self.proc, self.url, self.code = start_turfd(
-            tmp, self.log, "--demo", "--demo-uses", "100", "--max-frames-per-second", "50")
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=15)
-        self.log.close()
-        return rc
-
-
-class Tablet:
-    """The real sample client, as a subprocess."""
-
-    def __init__(self, tmp, name, server):
-        self.db = os.path.join(tmp, name + ".db")
-        self.run("enroll", "--server", server.url, "--code", server.code, "--name", name)
-
-    def run(self, *args):
-        out = subprocess.run([TABLET, "--db", self.db, *args], capture_output=True, text=True,
-                             timeout=60)
-        if out.returncode != 0:
-            raise AssertionError(f"turf-tablet {args} failed: {out.stderr}")
-        return out.stdout
 
 
 async def recv(ws, timeout=5.0):
@@ -120,7 +80,7 @@ def checkin_op(seq, session, person, hlc=None):
 
 
 async def main(tmp):
-    server = Server(tmp)
+    server = Server(tmp, "--max-frames-per-second", "50")
     good = Tablet(tmp, "good", server)
     session = good.run("sessions").split("\n")[0].split("\t")[0]
     people = [line.split("\t") for line in good.run("people").strip().split("\n")]
