@@ -39,7 +39,12 @@ static const config_option_t config__options[] = {
     CONFIG_OPT("demo-uses", "TURF_DEMO_USES", CONFIG_U32, demo_uses,
                "how many tablets the demo code may enrol (default 20)"),
     CONFIG_OPT("ready-file", "TURF_READY_FILE", CONFIG_STR, ready_file,
-               "once listening, write 'url ws://HOST:PORT' and 'code CODE' lines here"),
+               "once listening, write these lines to this file (mode 0600):\n"
+               "                             'url ws://HOST:PORT' (wss:// with TLS),\n"
+               "                             'dashboard http://HOST:PORT/' (https:// with TLS),\n"
+               "                             and with --demo 'code CODE' (tablet enrolment),\n"
+               "                             'login demo' and 'password PASSWORD' (the\n"
+               "                             dashboard's demo coordinator)"),
     CONFIG_OPT("max-frame-bytes", "TURF_MAX_FRAME_BYTES", CONFIG_U32, max_frame_bytes,
                "largest websocket message accepted (default 1048576)"),
     CONFIG_OPT("max-connections", "TURF_MAX_CONNECTIONS", CONFIG_U32, max_connections,

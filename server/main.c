@@ -162,6 +162,17 @@ int main(int argc, char **argv) {
   signal(SIGXFSZ, SIG_IGN);
   setvbuf(stdout, NULL, _IOLBF, 0);
 
+  rc = store_claim(t.cfg.db);
+  if (rc == UV_EBUSY) {
+    log_error("%s is in use by another turfd: stop that one first, or give this one its "
+              "own --db", t.cfg.db);
+    return 1;
+  }
+  if (rc != 0) {
+    log_error("cannot open database %s: %s", t.cfg.db, uv_strerror(rc));
+    return 1;
+  }
+  if (ws_probe_listen(&t.cfg) != 0) return 1;
   if (t.cfg.demo && store_seed_demo(t.cfg.db, turfd__now_ms(), t.cfg.demo_uses, code) != 0) {
     log_error("could not set up the demo organisation in %s", t.cfg.db);
     return 1;

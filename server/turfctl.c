@@ -51,9 +51,11 @@ static const turfctl__cmd_t turfctl__cmds[] = {
      "Creates a recurring activity at LOC (id or name); weekday 1 is Monday. Prints its id."},
     {"activity", "list", "activity list --org ORG", "Lists ORG's activities."},
     {"session", "create",
-     "session create --org ORG --activity ACT --date YYYY-MM-DD [--start HH:MM]",
-     "Creates one session (occurrence) of ACT (id or name). Prints its id."},
-    {"session", "list", "session list --org ORG [--date YYYY-MM-DD]", "Lists ORG's sessions."},
+     "session create --org ORG --activity ACT --date YYYY-MM-DD|today [--start HH:MM]",
+     "Creates one session (occurrence) of ACT (id or name). Prints its id. \"today\" is\n"
+     "this machine's local date."},
+    {"session", "list", "session list --org ORG [--date YYYY-MM-DD|today]",
+     "Lists ORG's sessions."},
     {"participant", "list", "participant list --org ORG",
      "Lists ORG's participants: id, name, first seen."},
     {"participant", "export", "participant export --org ORG [--out FILE] PARTICIPANT",
@@ -192,6 +194,19 @@ static int64_t turfctl__now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The --date option: "today" is the local date of now (ms); anything else
+ * is passed on as it is (storage validates it). Returns arg or buf. */
+static const char *turfctl__date(const char *arg, int64_t now, char buf[11]) {
+  time_t t = (time_t)(now / 1000);
+  struct tm tm;
+
+  if (arg == NULL || strcmp(arg, "today") != 0)
+    return arg;
+  if (localtime_r(&t, &tm) == NULL || strftime(buf, 11, "%Y-%m-%d", &tm) == 0)
+    return arg; /* a year past 9999: storage refuses "today" as a date */
+  return buf;
 }
 
 /* ---- talking to turfd ------------------------------------------------------- */
@@ -439,7 +454,7 @@ static int turfctl__run(const turfctl__ctx_t *ctx, const turfctl__cmd_t *c, int 
                                        "--name",  "--role",     "--ttl",     "--uses",
                                        "--server", "--png",     NULL};
   static const char *const flags[] = {"--no-qr", "--no-vacuum", NULL};
-  char id[ADMIN_DB_ID_SIZE], hash[PASSWD_HASH_SIZE], reply[128];
+  char id[ADMIN_DB_ID_SIZE], hash[PASSWD_HASH_SIZE], reply[128], today[11];
   const char *g = c->group, *n = c->name ? c->name : "";
   turfctl__args_t a;
   admin_db_t *db;
@@ -481,7 +496,8 @@ static int turfctl__run(const turfctl__ctx_t *ctx, const turfctl__cmd_t *c, int 
       else if (!strcmp(g, "activity"))
         rc = admin_db_activity_list(db, org, stdout);
       else if (!strcmp(g, "session"))
-        rc = admin_db_session_list(db, org, turfctl__opt(&a, "--date"), stdout);
+        rc = admin_db_session_list(db, org, turfctl__date(turfctl__opt(&a, "--date"), now, today),
+                                   stdout);
       else
         rc = admin_db_participant_list(db, org, stdout);
       rc = rc == 0 ? 0 : 1;
@@ -508,12 +524,13 @@ static int turfctl__run(const turfctl__ctx_t *ctx, const turfctl__cmd_t *c, int 
     if (turfctl__want(&a, 0, c) != 0 || turfctl__org(db, &a, false, &org) != 0) {
       /* said why */
     } else if (!turfctl__opt(&a, "--activity") || !turfctl__opt(&a, "--date")) {
-      turfctl__missing("--activity ACT and --date YYYY-MM-DD");
+      turfctl__missing("--activity ACT and --date YYYY-MM-DD|today");
     } else if (start && !turfctl__is_time(start)) {
       fprintf(stderr, "turfctl: --start is HH:MM\n");
       turfctl__misused = true;
     } else if (admin_db_session_create(db, org, turfctl__opt(&a, "--activity"),
-                                       turfctl__opt(&a, "--date"), start, now, id) == 0) {
+                                       turfctl__date(turfctl__opt(&a, "--date"), now, today),
+                                       start, now, id) == 0) {
       printf("%s\n", id);
       turfctl__changed(ctx, org);
       rc = 0;

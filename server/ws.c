@@ -3,11 +3,15 @@
  * dashboard's routes (http.c) and websocket (dashboard.c). */
 #include "ws.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <libwebsockets.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "conn.h"
@@ -205,6 +209,42 @@ static void ws__lws_log(int level, const char *line) {
   while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
   log_write(level == LLL_ERR ? LOG_ERROR : level == LLL_WARN ? LOG_WARN : LOG_DEBUG,
             "lws: %.*s", (int)n, line);
+}
+
+int ws_probe_listen(const config_t *cfg) {
+  struct addrinfo hints, *ai = NULL;
+  char port[8];
+  int fd, one = 1, err = 0;
+
+  if (cfg->port == 0)
+    return 0;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_INET; /* as lws listens: IPv6 is disabled */
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+  snprintf(port, sizeof port, "%d", cfg->port);
+  if (getaddrinfo(cfg->listen, port, &hints, &ai) != 0)
+    return 0;
+  fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    /* as lws does, so a port left in TIME_WAIT is not "in use" */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)
+      err = errno;
+    close(fd);
+  }
+  freeaddrinfo(ai);
+  if (err == EADDRINUSE)
+    log_error("port %d is in use; --port or TURF_PORT picks another", cfg->port);
+  else if (err == EADDRNOTAVAIL)
+    log_error("%s is not an address of this machine; --listen or TURF_LISTEN picks another",
+              cfg->listen);
+  else if (err == EACCES)
+    log_error("port %d is reserved for the system; --port or TURF_PORT picks one above 1023",
+              cfg->port);
+  else if (err != 0)
+    log_error("cannot listen on %s:%d: %s", cfg->listen, cfg->port, strerror(err));
+  return err ? -1 : 0;
 }
 
 ws_t *ws_start(uv_loop_t *loop, sync_t *sync, const config_t *cfg) {

@@ -12,6 +12,12 @@
 
 typedef struct ws_s ws_t;
 
+/* Says in words why turfd cannot listen where cfg says (a port in use, an
+ * address not of this machine), before anything else starts: lws would only
+ * log "ERROR on binding fd N". Returns 0 when a bind of our own succeeded or
+ * the address is not numeric (lws resolves it), -1 after logging why not. */
+int ws_probe_listen(const config_t *cfg);
+
 /* Creates the lws context on loop and starts listening. Returns NULL on
  * failure (logged). */
 ws_t *ws_start(uv_loop_t *loop, sync_t *sync, const config_t *cfg);

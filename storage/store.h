@@ -165,6 +165,14 @@ struct store_req_s {
   void *_mem;
 };
 
+/* Claims the database at path for this process until it exits, so that a
+ * second server on the same database refuses to start instead of handing
+ * out a demo password or enrolment codes of its own. Call before anything
+ * else touches the database. Returns 0; UV_EBUSY when another process
+ * holds it; another negative UV_ code (uv_strerror) when it cannot be
+ * opened. */
+int store_claim(const char *path);
+
 /* Opens (creating and migrating as needed) the database at path and starts
  * the backend's threads; completions are delivered on loop. Returns NULL on
  * failure after logging why to stderr. */

@@ -37,12 +37,12 @@ make_cert() {
     -subj "/CN=$name" 2>/dev/null
   printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$san" \
     >"$dir/$name.ext"
-  openssl x509 -req -in "$dir/$name.csr" -CA "$dir/$ca.pem" -CAkey "$dir/$ca.key" \
+  program_clock openssl x509 -req -in "$dir/$name.csr" -CA "$dir/$ca.pem" -CAkey "$dir/$ca.key" \
     -CAcreateserial -out "$dir/$name.pem" -days 1 -extfile "$dir/$name.ext" 2>/dev/null
 }
 
 # make_ca DIR NAME — a self-signed CA valid one day.
 make_ca() {
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1/$2.key" -out "$1/$2.pem" -days 1 \
+  program_clock openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1/$2.key" -out "$1/$2.pem" -days 1 \
     -subj "/CN=$2" 2>/dev/null
 }

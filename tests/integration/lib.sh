@@ -28,6 +28,13 @@ turf__cleanup() {
 trap turf__cleanup EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# program_clock CMD... — runs CMD on the clock of the programs under test,
+# which scripts/test-clocks may set apart from the test's own (certificates
+# are then valid from that clock's today).
+program_clock() { "$TURF_TEST_LIB/../with-clock" "$@"; }
+# Now (ms) on that clock.
+program_now_ms() { program_clock date +%s%3N; }
 note() { echo "# $*"; }
 
 # turf_server_start [TURFD FLAGS...] — starts turfd with the demo

@@ -91,7 +91,7 @@ mkdir -p "$pki"
 make_ca "$pki" ca
 make_cert "$pki" server ca "DNS:localhost,IP:127.0.0.1"
 turf_server_start --tls-cert "$pki/server.pem" --tls-key "$pki/server.key"
-cookie=$(curl -s -o /dev/null -D - --cacert "$pki/ca.pem" --data-urlencode "login=anna" \
+cookie=$(program_clock curl -s -o /dev/null -D - --cacert "$pki/ca.pem" --data-urlencode "login=anna" \
   --data-urlencode "password=$PASSWORD" "https://localhost:$TURF_PORT/auth/login" |
   grep -i '^set-cookie:' | tr -d '\r')
 note "$cookie"
@@ -100,13 +100,13 @@ for flag in "HttpOnly" "SameSite=Strict" "Secure"; do
   grep -q "; $flag" <<<"$cookie" || fail "TLS cookie lacks $flag: $cookie"
 done
 tls="https://localhost:$TURF_PORT"
-curl -s -o /dev/null --cacert "$pki/ca.pem" -c "$TURF_TMP/tls.jar" --data-urlencode "login=anna" \
+program_clock curl -s -o /dev/null --cacert "$pki/ca.pem" -c "$TURF_TMP/tls.jar" --data-urlencode "login=anna" \
   --data-urlencode "password=$PASSWORD" "$tls/auth/login"
-curl -s --cacert "$pki/ca.pem" -b "$TURF_TMP/tls.jar" "$tls/auth/me" | grep -q '"login":"anna"' ||
+program_clock curl -s --cacert "$pki/ca.pem" -b "$TURF_TMP/tls.jar" "$tls/auth/me" | grep -q '"login":"anna"' ||
   fail "/auth/me over https"
-[ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$pki/ca.pem" -X POST -b "$TURF_TMP/tls.jar" \
+[ "$(program_clock curl -s -o /dev/null -w '%{http_code}' --cacert "$pki/ca.pem" -X POST -b "$TURF_TMP/tls.jar" \
   "$tls/auth/logout")" = 303 ] || fail "logout over https"
-[ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$pki/ca.pem" -b "$TURF_TMP/tls.jar" \
+[ "$(program_clock curl -s -o /dev/null -w '%{http_code}' --cacert "$pki/ca.pem" -b "$TURF_TMP/tls.jar" \
   "$tls/auth/me")" = 401 ] || fail "the TLS cookie works after logout"
 turf_server_stop
 echo "ok - login, cookie flags and logout"

@@ -40,9 +40,9 @@ if enrol noca "$wss"; then fail "a certificate no system CA signed was accepted"
 if enrol plain "ws://localhost:$TURF_PORT"; then fail "plain ws:// reached a TLS server"; fi
 [ "$(devices)" = 2 ] || fail "a refused client still said hello"
 
-code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$pki/turf-ca.pem" "https://localhost:$TURF_PORT/healthz")
+code=$(program_clock curl -s -o /dev/null -w '%{http_code}' --cacert "$pki/turf-ca.pem" "https://localhost:$TURF_PORT/healthz")
 [ "$code" = 200 ] || fail "https healthz answered $code"
-if curl -s -o /dev/null --cacert "$pki/other-ca.pem" "https://localhost:$TURF_PORT/healthz"; then
+if program_clock curl -s -o /dev/null --cacert "$pki/other-ca.pem" "https://localhost:$TURF_PORT/healthz"; then
   fail "curl trusted a certificate from another CA"
 fi
 turf_server_stop

@@ -33,8 +33,10 @@ turfctl org list | grep -q "^$org	Stichting Buurtkracht" || fail "org list"
 turfctl org create "Stichting Buurtkracht" >/dev/null 2>&1 && fail "duplicate organisation"
 loc=$(turfctl location create --org "Stichting Buurtkracht" "Het Anker")
 act=$(turfctl activity create --org "$org" --location "Het Anker" --weekday 3 --start 13:30 "Zingen")
-today=$(date +%F)
-ses=$(turfctl session create --org "$org" --activity Zingen --date "$today" --start 13:30)
+# "today" is turfctl's date, which the test's own clock need not share.
+ses=$(turfctl session create --org "$org" --activity Zingen --date today --start 13:30)
+today=$(turfctl session list --org "$org" --date today | awk -F'\t' -v s="$ses" '$1==s{print $2}')
+[ -n "$today" ] || fail "session list --date today lacks the new session"
 turfctl location list --org "$org" | grep -q "^$loc	Het Anker" || fail "location list"
 turfctl activity list --org "$org" | grep -q "^$act	$loc	Het Anker	Zingen	3	13:30" || fail "activity list"
 turfctl session list --org "$org" --date "$today" | grep -q "^$ses	$today	13:30	$act	Zingen" ||

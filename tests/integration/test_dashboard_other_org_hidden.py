@@ -11,7 +11,6 @@ without writing anything. A's viewer sees A's conflict but every action is
 refused with a clear message, and nothing changes.
 """
 import asyncio
-import datetime
 import json
 import os
 import subprocess
@@ -54,12 +53,11 @@ async def test(server):
     # Organisation B, its tablet and coordinator; A's viewer.
     org_b = int(turfctl(server, "org", "create", "Buurtwerk Noord").split()[0])
     assert org_b != 1
-    weekday = str(datetime.date.today().isoweekday())
     turfctl(server, "location", "create", "--org", str(org_b), "Wijkhuis Noord")
     turfctl(server, "activity", "create", "--org", str(org_b), "--location", "Wijkhuis Noord",
-            "--weekday", weekday, "--start", "10:00", "Koor Noord")
+            "--start", "10:00", "Koor Noord")
     turfctl(server, "session", "create", "--org", str(org_b), "--activity", "Koor Noord",
-            "--date", datetime.date.today().isoformat(), "--start", "10:00")
+            "--date", "today", "--start", "10:00")
     code = turfctl(server, "enroll", "--org", str(org_b), "--no-qr").split()
     code = next(w for w in code if len(w) == 8 and w.isalnum() and w.isupper())
     turfctl(server, "coordinator", "create", "--org", str(org_b), "--login", "bert",

@@ -8,6 +8,9 @@ for flag in --listen --port --db --log-level --max-frame-bytes --hello-timeout; 
   echo "$help" | grep -q -- "$flag" || fail "--help does not list $flag"
 done
 echo "$help" | grep -q TURF_DB || fail "--help does not name environment variables"
+for line in "'url " "'dashboard " "'code " "'login " "'password "; do
+  echo "$help" | grep -q -- "$line" || fail "--help does not say --ready-file writes $line"
+done
 if "$TURFD" --port notaport 2>/dev/null; then fail "accepted --port notaport"; fi
 if "$TURFD" --log-level loud 2>/dev/null; then fail "accepted --log-level loud"; fi
 

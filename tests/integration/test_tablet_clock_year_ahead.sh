@@ -7,7 +7,6 @@ source "$TURF_TEST_LIB/lib.sh"
 
 YEAR_MS=$((365 * 24 * 3600 * 1000))
 ahead() { tablet a --clock-skew-ms "$YEAR_MS" "$@"; }
-now_ms() { date +%s%3N; }
 
 turf_server_start
 tablet_enroll a
@@ -23,10 +22,10 @@ ahead status "$session" "${people[0]}" excused >/dev/null
 [ -z "$(ahead sessions)" ] || fail "a year ahead, there should be no sessions 'today' yet"
 
 turf_server_start
-before=$(now_ms)
+before=$(program_now_ms)
 ahead sync >/dev/null
 hlc=$(sql "select hlc from ops where device='$device_a' order by seq desc limit 1")
-[ $((hlc >> 16)) -le $(( $(now_ms) + 60000 )) ] ||
+[ $((hlc >> 16)) -le $(( $(program_now_ms) + 60000 )) ] ||
   fail "the server kept an HLC $(( (hlc >> 16) - before )) ms in the future"
 
 # b changes the same status afterwards: genuinely later, so it must win.
@@ -44,9 +43,9 @@ status_of() { tablet "$1" dump | awk -F'\t' -v s="$session" -v p="${people[0]}" 
 # After syncing, the skewed tablet sees today's sessions and records times
 # on the corrected clock.
 diff <(ahead sessions) <(tablet b sessions) || fail "a does not show today's sessions"
-t0=$(now_ms)
+t0=$(program_now_ms)
 ahead checkin "$session" "${people[1]}" >/dev/null
-t1=$(now_ms)
+t1=$(program_now_ms)
 # Its HLC has settled back to the corrected clock too, so this op will not
 # need the server's bound.
 hlc=$(sqlite3 "$TURF_TMP/a.db" "select max(hlc) from outbox")
