@@ -338,7 +338,14 @@ typedef enum {
   FRAME__K_I64,     /* int64_t */
   FRAME__K_CODE,    /* int32_t wire error code, 1..INT32_MAX */
   FRAME__K_BOOL,    /* bool */
-  FRAME__K_STR,     /* proto_str_t, byte length min..max (TOO_LARGE above) */
+  FRAME__K_STR,     /* proto_str_t, byte length min..max (TOO_LARGE above),
+                       text (proto_text_valid), else BAD_FIELD */
+  FRAME__K_ID,      /* the same, an id (proto_id_valid) */
+  FRAME__K_DEVICE,  /* the same, a device id a client may take: not reserved
+                       (proto_device_id_reserved) */
+  FRAME__K_KEY,     /* a record key: byte length only; schema_validate_op
+                       refuses a bad one as that op's INVALID_OP, so one bad
+                       op does not refuse the ops around it */
   FRAME__K_FIELDS,  /* the op itself: fields, nfields, fields_raw */
   FRAME__K_OPS_PUSH,    /* proto_op_t * at off, uint32_t count at count_off */
   FRAME__K_OPS_CHANGES, /* same, ops as sent by the server */
@@ -369,13 +376,13 @@ typedef struct {
 /* Ops in push frames: "d" may be left out (it is the connection's device),
  * "n" is not known yet. */
 static const frame__key_t frame__keys_op_push[] = {
-    K("d", FRAME__K_STR, false, proto_op_t, device, 0, ID),
+    K("d", FRAME__K_ID, false, proto_op_t, device, 0, ID),
     K("s", FRAME__K_U64, true, proto_op_t, seq, 1, UINT64_MAX),
     K("n", FRAME__K_U64, false, proto_op_t, server_seq, 0, UINT64_MAX),
     K("h", FRAME__K_U64, true, proto_op_t, hlc, 0, UINT64_MAX),
     K("y", FRAME__K_U8, true, proto_op_t, type, 1, 255),
-    K("k", FRAME__K_STR, true, proto_op_t, key, 1, ID),
-    K("k2", FRAME__K_STR, false, proto_op_t, key2, 0, ID),
+    K("k", FRAME__K_KEY, true, proto_op_t, key, 1, ID),
+    K("k2", FRAME__K_KEY, false, proto_op_t, key2, 0, ID),
     K("b", FRAME__K_U64, false, proto_op_t, base, 0, UINT64_MAX),
     K("f", FRAME__K_FIELDS, true, proto_op_t, fields, 0, PROTO_MAX_FIELDS_PER_OP),
 };
@@ -383,13 +390,13 @@ static const frame__key_t frame__keys_op_push[] = {
 /* Ops in changes and live frames: committed, so device and server_seq are
  * always known. */
 static const frame__key_t frame__keys_op_changes[] = {
-    K("d", FRAME__K_STR, true, proto_op_t, device, 1, ID),
+    K("d", FRAME__K_ID, true, proto_op_t, device, 1, ID),
     K("s", FRAME__K_U64, true, proto_op_t, seq, 1, UINT64_MAX),
     K("n", FRAME__K_U64, true, proto_op_t, server_seq, 1, UINT64_MAX),
     K("h", FRAME__K_U64, true, proto_op_t, hlc, 0, UINT64_MAX),
     K("y", FRAME__K_U8, true, proto_op_t, type, 1, 255),
-    K("k", FRAME__K_STR, true, proto_op_t, key, 1, ID),
-    K("k2", FRAME__K_STR, false, proto_op_t, key2, 0, ID),
+    K("k", FRAME__K_KEY, true, proto_op_t, key, 1, ID),
+    K("k2", FRAME__K_KEY, false, proto_op_t, key2, 0, ID),
     K("b", FRAME__K_U64, false, proto_op_t, base, 0, UINT64_MAX),
     K("f", FRAME__K_FIELDS, true, proto_op_t, fields, 0, PROTO_MAX_FIELDS_PER_OP),
 };
@@ -403,12 +410,12 @@ static const frame__key_t frame__keys_reject[] = {
 static const frame__key_t frame__keys_hello[] = {
     K("v", FRAME__K_U32, true, proto_hello_t, version, 0, UINT32_MAX),
     K("app", FRAME__K_STR, false, proto_hello_t, app, 0, ID),
-    K("dev", FRAME__K_STR, true, proto_hello_t, device, 1, ID),
+    K("dev", FRAME__K_DEVICE, true, proto_hello_t, device, 1, ID),
     K("name", FRAME__K_STR, false, proto_hello_t, name, 0, ID),
-    K("tok", FRAME__K_STR, false, proto_hello_t, token, 0, ID),
-    K("code", FRAME__K_STR, false, proto_hello_t, code, 0, ID),
+    K("tok", FRAME__K_ID, false, proto_hello_t, token, 0, ID),
+    K("code", FRAME__K_ID, false, proto_hello_t, code, 0, ID),
     K("cur", FRAME__K_U64, false, proto_hello_t, cursor, 0, UINT64_MAX),
-    K("out", FRAME__K_U64, false, proto_hello_t, outbox, 0, UINT64_MAX),
+    K("out", FRAME__K_U64, false, proto_hello_t, outbox, 0, PROTO_MAX_OUTBOX),
     K("now", FRAME__K_I64, false, proto_hello_t, now_ms, 0, 0),
 };
 
@@ -418,12 +425,12 @@ static const frame__key_t frame__keys_welcome[] = {
     K("off", FRAME__K_I64, true, proto_welcome_t, offset_ms, 0, 0),
     K("head", FRAME__K_U64, true, proto_welcome_t, head, 0, UINT64_MAX),
     K("last", FRAME__K_U64, true, proto_welcome_t, last_seq, 0, UINT64_MAX),
-    K("tok", FRAME__K_STR, false, proto_welcome_t, token, 0, ID),
+    K("tok", FRAME__K_ID, false, proto_welcome_t, token, 0, ID),
     K("org", FRAME__K_STR, false, proto_welcome_t, org, 0, TEXT),
 };
 
 static const frame__key_t frame__keys_push[] = {
-    K("out", FRAME__K_U64, false, proto_push_t, outbox, 0, UINT64_MAX),
+    K("out", FRAME__K_U64, false, proto_push_t, outbox, 0, PROTO_MAX_OUTBOX),
     KA("ops", FRAME__K_OPS_PUSH, true, proto_push_t, ops, nops, 1, OPS),
 };
 
@@ -491,6 +498,20 @@ static const frame__table_t frame__table_reject = FRAME__T(frame__keys_reject);
  * table (hello) must fit it. */
 _Static_assert(sizeof(frame__keys_hello) / sizeof(frame__key_t) <= 32,
                "seen mask");
+
+/* What a string key may hold, beyond its length (section 5.1). */
+static int frame__str_content(const frame__key_t *key, proto_str_t s) {
+  switch (key->type) {
+  case FRAME__K_ID:
+    return proto_id_valid(s) ? 0 : PROTO_EBAD_FIELD;
+  case FRAME__K_DEVICE:
+    return proto_id_valid(s) && !proto_device_id_reserved(s) ? 0 : PROTO_EBAD_FIELD;
+  case FRAME__K_KEY:
+    return 0;
+  default:
+    return proto_text_valid(s, true) ? 0 : PROTO_EBAD_FIELD;
+  }
+}
 
 /* ---------------------------------------------------------------- decoder */
 
@@ -761,6 +782,9 @@ static int frame__decode_value(frame__dec_t *d, const frame__key_t *key,
     *(bool *)dst = it.u != 0;
     return 0;
   case FRAME__K_STR:
+  case FRAME__K_ID:
+  case FRAME__K_DEVICE:
+  case FRAME__K_KEY:
     if ((r = frame__next(&d->rd, &it)) != 0)
       return r;
     if (it.kind != FRAME__STR || it.u < key->min)
@@ -769,7 +793,7 @@ static int frame__decode_value(frame__dec_t *d, const frame__key_t *key,
       return PROTO_ETOO_LARGE;
     ((proto_str_t *)dst)->ptr = (const char *)it.body;
     ((proto_str_t *)dst)->len = (uint32_t)it.u;
-    return 0;
+    return frame__str_content(key, *(proto_str_t *)dst);
   case FRAME__K_FIELDS: {
     proto_op_t *op = base;
     const uint8_t *start = d->rd.p;
@@ -964,7 +988,7 @@ static int frame__pack_key(frame__enc_t *e, const char *name) {
 static int frame__check_str(const frame__key_t *key, proto_str_t s) {
   if (s.len < key->min || (s.len > 0 && s.ptr == NULL))
     return PROTO_EBAD_FIELD;
-  return s.len > key->max ? PROTO_ETOO_LARGE : 0;
+  return s.len > key->max ? PROTO_ETOO_LARGE : frame__str_content(key, s);
 }
 
 static int frame__check_count(const frame__key_t *key, uint32_t n,
@@ -1056,6 +1080,9 @@ static bool frame__is_default(const frame__key_t *key, const void *base) {
   case FRAME__K_BOOL:
     return !*(const bool *)src;
   case FRAME__K_STR:
+  case FRAME__K_ID:
+  case FRAME__K_DEVICE:
+  case FRAME__K_KEY:
     return ((const proto_str_t *)src)->len == 0;
   case FRAME__K_FIELDS:
     return false;
@@ -1105,6 +1132,9 @@ static int frame__encode_value(frame__enc_t *e, const frame__key_t *key,
                                       : msgpack_pack_false(&e->pk));
     return 0;
   case FRAME__K_STR:
+  case FRAME__K_ID:
+  case FRAME__K_DEVICE:
+  case FRAME__K_KEY:
     if ((r = frame__check_str(key, *(const proto_str_t *)src)) != 0)
       return r;
     return frame__pack_str(e, *(const proto_str_t *)src);

@@ -64,3 +64,66 @@ int proto_str_cmp(proto_str_t a, proto_str_t b) {
     return 0;
   return a.len < b.len ? -1 : 1;
 }
+
+bool proto_id_valid(proto_str_t s) {
+  for (uint32_t i = 0; i < s.len; i++)
+    if ((unsigned char)s.ptr[i] < 0x21 || (unsigned char)s.ptr[i] > 0x7e)
+      return false;
+  return true;
+}
+
+/* Control characters and the bidirectional controls that reorder what
+ * follows them. */
+static bool proto__forbidden_cp(uint32_t cp, bool lines) {
+  if (cp < 0x20)
+    return !(lines && (cp == '\t' || cp == '\n' || cp == '\r'));
+  return (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+         (cp >= 0x2066 && cp <= 0x2069);
+}
+
+bool proto_text_valid(proto_str_t s, bool lines) {
+  const unsigned char *p = (const unsigned char *)s.ptr;
+  uint32_t i = 0;
+
+  while (i < s.len) {
+    unsigned char c = p[i];
+    uint32_t need, cp, k;
+    if (c < 0x80) {
+      need = 0;
+      cp = c;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      need = 1;
+      cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      need = 2;
+      cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      need = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (s.len - i <= need)
+      return false;
+    for (k = 1; k <= need; k++) {
+      if ((p[i + k] & 0xc0) != 0x80)
+        return false;
+      cp = (cp << 6) | (p[i + k] & 0x3f);
+    }
+    if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff) || proto__forbidden_cp(cp, lines))
+      return false;
+    i += need + 1;
+  }
+  return true;
+}
+
+static bool proto__has_prefix(proto_str_t s, const char *prefix) {
+  size_t n = strlen(prefix);
+  return s.len >= n && memcmp(s.ptr, prefix, n) == 0;
+}
+
+bool proto_device_id_reserved(proto_str_t id) {
+  return proto_str_eq(id, PROTO_STR("server")) || proto__has_prefix(id, "server-") ||
+         proto__has_prefix(id, "turfctl-");
+}

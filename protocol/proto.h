@@ -21,6 +21,7 @@
 #define PROTO_MAX_FIELDS_PER_OP 16
 #define PROTO_MAX_PULL_LIMIT 1000
 #define PROTO_MAX_DEPTH 4                /* nesting of maps/arrays in a frame */
+#define PROTO_MAX_OUTBOX ((UINT64_C(1) << 53) - 1) /* "out" counts: exact in JS, in int64 */
 
 /* XX(name, wire code, message). Wire codes are stable: never renumber. */
 #define PROTO_ERRNO_MAP(XX)                                                   \
@@ -35,6 +36,7 @@
   XX(RATE_LIMITED, 9, "too many frames; slow down")                            \
   XX(STORAGE, 10, "the server could not store this; retry later")             \
   XX(SHUTTING_DOWN, 11, "the server is shutting down; reconnect later")        \
+  XX(REVOKED, 12, "this device was revoked; it must erase what it holds")      \
   XX(INVALID_OP, 20, "op is not valid for its record type")                    \
   XX(SEQ_GAP, 21, "device_seq skips a number; resend from the first unacked")  \
   XX(NOT_AUTHOR, 22, "only the author may change this message")                \
@@ -65,6 +67,23 @@ typedef struct {
 proto_str_t proto_str(const char *cstr); /* cstr may be NULL -> empty */
 bool proto_str_eq(proto_str_t a, proto_str_t b);
 int proto_str_cmp(proto_str_t a, proto_str_t b); /* bytewise, shorter first */
+
+/* What strings may hold (PROTOCOL.md section 5.1). An id (device id, record
+ * key, token, enrolment code) is printable ASCII, 0x21..0x7e: ids are
+ * compared and stored bytewise and used as C strings, so a NUL, a space or
+ * a look-alike character would let two ids seem one. Text is UTF-8 (no
+ * overlong forms, surrogates or code points above U+10FFFF) without
+ * control characters (C0 but, where lines is true, tab, line feed and
+ * carriage return; DEL; C1) and without the bidirectional embedding,
+ * override and isolate controls (U+202A..U+202E, U+2066..U+2069), which
+ * make a name display as other text. Cannot fail. */
+bool proto_id_valid(proto_str_t s);
+bool proto_text_valid(proto_str_t s, bool lines);
+
+/* True for device ids only the server gives out: "server", "server-..."
+ * (its own devices, one per organisation) and "turfctl-..." (the
+ * administrator's command). A client may not enrol as one. */
+bool proto_device_id_reserved(proto_str_t id);
 
 typedef enum { PROTO_NIL = 0, PROTO_BOOL, PROTO_INT, PROTO_STR } proto_vtype_t;
 

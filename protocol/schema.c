@@ -10,7 +10,9 @@
 /* Text shapes checked beyond length. Kept next to the table rather than in
  * schema_field_t because only validation needs them. */
 typedef enum {
-  SCHEMA__TEXT = 0, /* free text (or choices) */
+  SCHEMA__TEXT = 0, /* free text of several lines (or choices): proto_text_valid */
+  SCHEMA__LINE,     /* one line of text, such as a name: no tabs or line breaks */
+  SCHEMA__ID,       /* the id of another record: proto_id_valid */
   SCHEMA__DATE,     /* "YYYY-MM-DD", a real calendar date */
   SCHEMA__TIME,     /* "HH:MM", 00:00..23:59 */
 } schema__shape_t;
@@ -29,7 +31,7 @@ typedef struct {
 static const schema_field_t schema__location_fields[] = {
     F(1, "name", MERGE_LWW, PROTO_STR, false, 1, SCHEMA__NAME_MAX, NULL),
 };
-static const uint8_t schema__location_shapes[] = {SCHEMA__TEXT};
+static const uint8_t schema__location_shapes[] = {SCHEMA__LINE};
 
 static const schema_field_t schema__activity_fields[] = {
     F(1, "location", MERGE_LWW, PROTO_STR, false, 1, PROTO_MAX_ID_BYTES, NULL),
@@ -37,7 +39,7 @@ static const schema_field_t schema__activity_fields[] = {
     F(3, "weekday", MERGE_LWW, PROTO_INT, true, 1, 7, NULL),
     F(4, "start_time", MERGE_LWW, PROTO_STR, true, 5, 5, NULL),
 };
-static const uint8_t schema__activity_shapes[] = {SCHEMA__TEXT, SCHEMA__TEXT,
+static const uint8_t schema__activity_shapes[] = {SCHEMA__ID, SCHEMA__LINE,
                                                   SCHEMA__TEXT, SCHEMA__TIME};
 
 static const schema_field_t schema__session_fields[] = {
@@ -46,7 +48,7 @@ static const schema_field_t schema__session_fields[] = {
     F(3, "start_time", MERGE_LWW, PROTO_STR, true, 5, 5, NULL),
     F(4, "cancelled", MERGE_LWW, PROTO_BOOL, false, 0, 0, NULL),
 };
-static const uint8_t schema__session_shapes[] = {SCHEMA__TEXT, SCHEMA__DATE,
+static const uint8_t schema__session_shapes[] = {SCHEMA__ID, SCHEMA__DATE,
                                                  SCHEMA__TIME, SCHEMA__TEXT};
 
 static const schema_field_t schema__participant_fields[] = {
@@ -61,7 +63,7 @@ static const schema_field_t schema__participant_fields[] = {
     F(6, "merged_into", MERGE_LWW, PROTO_STR, true, 1, PROTO_MAX_ID_BYTES, NULL),
 };
 static const uint8_t schema__participant_shapes[] = {
-    SCHEMA__TEXT, SCHEMA__TEXT, SCHEMA__TEXT, SCHEMA__TEXT, SCHEMA__TEXT, SCHEMA__TEXT};
+    SCHEMA__LINE, SCHEMA__LINE, SCHEMA__LINE, SCHEMA__LINE, SCHEMA__TEXT, SCHEMA__ID};
 
 static const char *const schema__checkin_status[] = {"present", "absent",
                                                      "excused", NULL};
@@ -83,7 +85,7 @@ static const schema_field_t schema__message_fields[] = {
     F(2, "body", MERGE_LWW, PROTO_STR, false, 0, PROTO_MAX_TEXT_BYTES, NULL),
     F(3, "deleted", MERGE_LWW, PROTO_BOOL, false, 0, 0, NULL),
 };
-static const uint8_t schema__message_shapes[] = {SCHEMA__TEXT, SCHEMA__TEXT,
+static const uint8_t schema__message_shapes[] = {SCHEMA__ID, SCHEMA__TEXT,
                                                  SCHEMA__TEXT};
 
 static const schema_field_t schema__session_log_fields[] = {
@@ -201,45 +203,6 @@ static bool schema__is_time(proto_str_t s) {
   return h <= 23 && m <= 59;
 }
 
-/* Strings travel as msgpack str, which promises UTF-8; a client in another
- * language would fail to decode anything else, so it never enters the log.
- * Rejects overlong forms, surrogates and code points above U+10FFFF. */
-static bool schema__is_utf8(proto_str_t s) {
-  const unsigned char *p = (const unsigned char *)s.ptr;
-  uint32_t i = 0;
-  while (i < s.len) {
-    unsigned char c = p[i];
-    uint32_t need, cp, k;
-    if (c < 0x80) {
-      i++;
-      continue;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-      need = 1;
-      cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      need = 2;
-      cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      need = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (s.len - i <= need)
-      return false;
-    for (k = 1; k <= need; k++) {
-      if ((p[i + k] & 0xc0) != 0x80)
-        return false;
-      cp = (cp << 6) | (p[i + k] & 0x3f);
-    }
-    if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    i += need + 1;
-  }
-  return true;
-}
-
 static int schema__validate_value(const schema_field_t *f, uint8_t shape,
                                   const proto_value_t *v) {
   const char *const *c;
@@ -268,7 +231,9 @@ static int schema__validate_value(const schema_field_t *f, uint8_t shape,
       return PROTO_EINVALID_OP;
     if (shape == SCHEMA__TIME && !schema__is_time(v->u.s))
       return PROTO_EINVALID_OP;
-    return schema__is_utf8(v->u.s) ? 0 : PROTO_EINVALID_OP;
+    if (shape == SCHEMA__ID)
+      return proto_id_valid(v->u.s) ? 0 : PROTO_EINVALID_OP;
+    return proto_text_valid(v->u.s, shape == SCHEMA__TEXT) ? 0 : PROTO_EINVALID_OP;
   default:
     return PROTO_EINVALID_OP;
   }
@@ -282,10 +247,10 @@ int schema_validate_op(const proto_op_t *op) {
   if (op == NULL || op->type < 1 || op->type > SCHEMA_TYPE_MAX)
     return PROTO_EINVALID_OP;
   t = &schema__types[op->type - 1];
-  if (op->key.len < 1 || op->key.len > PROTO_MAX_ID_BYTES)
+  if (op->key.len < 1 || op->key.len > PROTO_MAX_ID_BYTES || !proto_id_valid(op->key))
     return PROTO_EINVALID_OP;
   if (t->pub.key2_column != NULL) {
-    if (op->key2.len < 1 || op->key2.len > PROTO_MAX_ID_BYTES)
+    if (op->key2.len < 1 || op->key2.len > PROTO_MAX_ID_BYTES || !proto_id_valid(op->key2))
       return PROTO_EINVALID_OP;
   } else if (op->key2.len != 0) {
     return PROTO_EINVALID_OP;

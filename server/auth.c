@@ -21,11 +21,23 @@
 #include <openssl/rand.h>
 #include <sqlite3.h>
 
+#include "http.h"
 #include "log.h"
 #include "passwd.h"
+#include "throttle.h"
 
 #define AUTH__TOKEN_BYTES 32
 #define AUTH__MAX_SESSIONS 1024            /* the oldest goes when full */
+#define AUTH__MAX_SESSIONS_PER_ACCOUNT 8   /* its own oldest goes: one account
+                                              cannot push the others out */
+/* Password guesses: per login name 5, then one a minute; per address 20,
+ * then one every 6 s. Taken before the slow hash, given back to the login
+ * name when its password was right. */
+#define AUTH__LOGIN_BURST 5
+#define AUTH__LOGIN_REFILL_MS 60000
+#define AUTH__ADDRESS_BURST 20
+#define AUTH__ADDRESS_REFILL_MS 6000
+#define AUTH__TOO_MANY_REQUESTS 429 /* not among lws's HTTP_STATUS_ names */
 #define AUTH__TTL_MS (12 * 3600 * 1000ull) /* a session lasts at most this */
 #define AUTH__IDLE_MS (2 * 3600 * 1000ull) /* ... and ends unused for this */
 #define AUTH__CHECK_MS 60000               /* revalidation period */
@@ -52,6 +64,8 @@ struct auth_s {
   auth__session_t *sessions;
   uint32_t nsessions;
   uint64_t next_session; /* ids given out so far */
+  throttle_t *by_login;   /* login attempts per login name */
+  throttle_t *by_address; /* ... and per peer address */
   uv_timer_t timer;
   uint32_t logins; /* on the pool now */
   uint32_t jobs;   /* any job on the pool: auth is freed after the last */
@@ -144,6 +158,8 @@ static sqlite3 *auth__open_db(const char *path) {
 
 static void auth__release(auth_t *auth) {
   if (auth->closing && auth->jobs == 0 && !auth->timer_open) {
+    throttle_free(auth->by_login);
+    throttle_free(auth->by_address);
     free(auth->sessions);
     free(auth->db_path);
     free(auth);
@@ -240,7 +256,14 @@ static int auth__open_session(auth_t *auth, const auth__login_t *job,
     if (auth->sessions == NULL)
       return -1;
   }
-  if (auth->nsessions == AUTH__MAX_SESSIONS) {
+  uint32_t mine = 0, my_oldest = 0;
+  for (uint32_t i = 0; i < auth->nsessions; i++)
+    if (auth->sessions[i].coordinator == job->coordinator &&
+        (mine++ == 0 || auth->sessions[i].used_ms < auth->sessions[my_oldest].used_ms))
+      my_oldest = i;
+  if (mine >= AUTH__MAX_SESSIONS_PER_ACCOUNT) {
+    auth__drop(auth, my_oldest);
+  } else if (auth->nsessions == AUTH__MAX_SESSIONS) {
     for (uint32_t i = 1; i < auth->nsessions; i++)
       if (auth->sessions[i].used_ms < auth->sessions[oldest].used_ms)
         oldest = i;
@@ -439,6 +462,7 @@ static void auth__login_done(uv_work_t *w, int status) {
       auth__respond(job->wsi, h, HTTP_STATUS_INTERNAL_SERVER_ERROR, NULL, NULL, NULL,
                     "could not open a session\n");
     } else {
+      throttle_forget(auth->by_login, job->login);
       log_info("login %s org=%" PRId64, job->login, job->org);
       auth__cookie(auth, token, cookie, sizeof(cookie));
       OPENSSL_cleanse(token, sizeof(token));
@@ -474,6 +498,24 @@ static void auth__login_start(struct lws *wsi, auth__http_t *h) {
     auth__respond(wsi, h, HTTP_STATUS_SERVICE_UNAVAILABLE, NULL, NULL, NULL,
                   "too many logins at once; try again shortly\n");
     goto wipe;
+  }
+  {
+    char peer[64] = "";
+    uint64_t now = uv_now(auth->loop), wait;
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    wait = throttle_take(auth->by_address, peer, now);
+    if (wait == 0) wait = throttle_take(auth->by_login, login, now);
+    if (wait > 0) {
+      char text[96];
+      log_warn("login of %s from %s refused: too many attempts, next in %" PRIu64 " s", login,
+               peer, (wait + 999) / 1000);
+      snprintf(text, sizeof text, "too many login attempts; try again in %" PRIu64 " s\n",
+               (wait + 999) / 1000);
+      auth__respond(wsi, h, AUTH__TOO_MANY_REQUESTS, NULL, NULL,
+                    h->json ? "application/json" : NULL,
+                    h->json ? "{\"error\":\"too many login attempts\"}\n" : text);
+      goto wipe;
+    }
   }
   job = calloc(1, sizeof(*job));
   if (job == NULL) {
@@ -709,6 +751,9 @@ int auth_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
   auth__http_t *h = user;
 
   switch (reason) {
+  case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    return http_refuse_upgrade(wsi);
+
   case LWS_CALLBACK_HTTP:
     h->auth = auth__of(wsi);
     if (h->auth == NULL || h->auth->closing) {
@@ -766,7 +811,12 @@ auth_t *auth_new(uv_loop_t *loop, const char *db_path, bool secure) {
   auth->loop = loop;
   auth->secure = secure;
   auth->db_path = strdup(db_path);
-  if (auth->db_path == NULL) {
+  auth->by_login = throttle_new(AUTH__LOGIN_BURST, AUTH__LOGIN_REFILL_MS);
+  auth->by_address = throttle_new(AUTH__ADDRESS_BURST, AUTH__ADDRESS_REFILL_MS);
+  if (auth->db_path == NULL || auth->by_login == NULL || auth->by_address == NULL) {
+    throttle_free(auth->by_login);
+    throttle_free(auth->by_address);
+    free(auth->db_path);
     free(auth);
     return NULL;
   }

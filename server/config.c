@@ -51,6 +51,10 @@ static const config_option_t config__options[] = {
                "concurrent websocket connections (default 20000)"),
     CONFIG_OPT("hello-timeout", "TURF_HELLO_TIMEOUT", CONFIG_U32, hello_timeout_s,
                "seconds a new connection has to say hello (default 10)"),
+    CONFIG_OPT("max-pending-per-address", "TURF_MAX_PENDING_PER_ADDRESS", CONFIG_U32,
+               max_pending_per_address,
+               "connections one address may hold before their welcome\n"
+               "                             (default: a quarter of --max-connections)"),
     CONFIG_OPT("max-pushes-in-flight", "TURF_MAX_PUSHES_IN_FLIGHT", CONFIG_U32,
                max_pushes_in_flight, "unacked pushes per connection (default 16)"),
     CONFIG_OPT("max-frames-per-second", "TURF_MAX_FRAMES_PER_SECOND", CONFIG_U32,

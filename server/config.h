@@ -19,6 +19,8 @@ typedef struct {
   uint32_t max_frame_bytes;   /* one websocket message (bytes) */
   uint32_t max_connections;   /* concurrent websocket connections */
   uint32_t hello_timeout_s;   /* close connections that do not say hello (s) */
+  uint32_t max_pending_per_address; /* connections of one address before their
+                                 welcome; 0: a quarter of max_connections */
   uint32_t max_pushes_in_flight; /* per connection, before RATE_LIMITED */
   uint32_t max_frames_per_s;  /* per connection, sustained; bursts of 2x */
   uint32_t max_queued_bytes;  /* unsent bytes per connection before it is

@@ -118,7 +118,10 @@ void conn_send_error(conn_t *conn, int code, const char *message, bool close) {
   /* Error frames are small; they may exceed the budget rather than vanish. */
   conn_send_frame(conn, &frame, SIZE_MAX);
   if (close) conn->close_when_flushed = true;
+  if (close && code == -PROTO_ESHUTTING_DOWN) conn->going_away = true;
 }
+
+#define CONN__LWS_WRITE_CLOSE 4
 
 int conn_on_writable(conn_t *conn) {
   for (int i = 0; i < CONN_WRITES_PER_CALLBACK && conn->txq_len; i++) {
@@ -136,7 +139,15 @@ int conn_on_writable(conn_t *conn) {
     return 0;
   }
   if (conn->close_when_flushed) {
-    lws_close_reason(conn->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, NULL, 0);
+    /* lws 4.1 on our libuv loop drops the close frame lws_close_reason()
+     * asks for when the callback returns -1 (clients saw 1006, no frame),
+     * so it is written here: 4 is LWS_WRITE_CLOSE, the opcode lws keeps
+     * out of its public enum. The payload is the close code. */
+    unsigned char frame[LWS_PRE + 2];
+    int status = conn->going_away ? LWS_CLOSE_STATUS_GOINGAWAY : LWS_CLOSE_STATUS_POLICY_VIOLATION;
+    frame[LWS_PRE] = (unsigned char)(status >> 8);
+    frame[LWS_PRE + 1] = (unsigned char)(status & 0xff);
+    lws_write(conn->wsi, frame + LWS_PRE, 2, (enum lws_write_protocol)CONN__LWS_WRITE_CLOSE);
     return -1;
   }
   return 0;

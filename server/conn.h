@@ -50,9 +50,12 @@ struct conn_s {
   size_t txq_head, txq_len, txq_cap;
   size_t tx_bytes;          /* queued, not yet written (bytes) */
   bool close_when_flushed;  /* an error with x=true is queued last */
+  bool going_away;          /* ... and it is SHUTTING_DOWN: close code 1001 */
 
   /* sync state (owned by sync.c) */
   conn_state_t state;
+  bool pending;             /* counted in its peer's connections before a
+                               welcome (peers.h) */
   int64_t org_id;
   org_t *org;
   char device[PROTO_MAX_ID_BYTES + 1];

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../protocol/proto.h"
 #include "auth.h"
+#include "dashboard.h"
 #include "log.h"
 #include "web_assets.h"
 
@@ -147,4 +149,15 @@ int http_on_writable(struct lws *wsi, http_reply_t *reply) {
   }
   memset(reply, 0, sizeof(*reply));
   return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+int http_refuse_upgrade(struct lws *wsi) {
+  char peer[64] = "";
+  lws_get_peer_simple(wsi, peer, sizeof peer);
+  log_warn("websocket refused from %s: its subprotocol must be %s or %s", peer,
+           PROTO_SUBPROTOCOL, DASHBOARD_SUBPROTOCOL);
+  lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
+                         "a websocket here needs the subprotocol " PROTO_SUBPROTOCOL
+                         " (tablets) or " DASHBOARD_SUBPROTOCOL " (the dashboard)");
+  return 1;
 }

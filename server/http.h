@@ -33,4 +33,11 @@ int http_on_writable(struct lws *wsi, http_reply_t *reply);
  * Origin is this very host, http or https. Cannot fail. */
 bool http_same_origin(struct lws *wsi);
 
+/* For LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION of a protocol that serves
+ * http only ("http", which lws also picks for an upgrade naming no
+ * subprotocol or an unknown one, and "turf-auth"): a websocket there would
+ * have no hello timeout and count against no limit, so the upgrade is
+ * refused and logged. Returns 1, what the callback returns to refuse. */
+int http_refuse_upgrade(struct lws *wsi);
+
 #endif

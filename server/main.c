@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -25,9 +26,14 @@
 #include "sync.h"
 #include "ws.h"
 
+#define TURFD__DRAIN_MS 2000   /* longest wait for tablets told SHUTTING_DOWN */
+#define TURFD__DRAIN_TICK_MS 20
+
 typedef struct {
   uv_loop_t loop;
   uv_signal_t sigint, sigterm;
+  uv_timer_t drain;        /* after a signal: waits for tablets to close */
+  uint64_t drain_started;  /* loop time the signal came (ms) */
   config_t cfg;
   store_t *store;
   sync_t *sync;
@@ -46,6 +52,22 @@ static void turfd__close_handles(void *arg) {
   log_info("storage closed");
 }
 
+/* After SHUTTING_DOWN went out: closes every connection still open (their
+ * offline status reaches the store queue first), then lws releases its
+ * handles as the loop runs on, and storage commits what is queued. */
+static void turfd__stop(turfd_t *t) {
+  ws_stop(t->ws);
+  store_close(t->store, turfd__close_handles, t);
+}
+
+static void turfd__drain_tick(uv_timer_t *timer) {
+  turfd_t *t = timer->data;
+  if (sync_welcomed_count(t->sync) > 0 && uv_now(&t->loop) - t->drain_started < TURFD__DRAIN_MS)
+    return;
+  uv_close((uv_handle_t *)timer, NULL);
+  turfd__stop(t);
+}
+
 static void turfd__on_signal(uv_signal_t *handle, int signum) {
   turfd_t *t = handle->data;
   if (t->stopping++) {
@@ -58,10 +80,13 @@ static void turfd__on_signal(uv_signal_t *handle, int signum) {
   t->admin = NULL;
   auth_close(t->auth);
   t->auth = NULL;
-  /* Closes every connection now (their offline status reaches the store
-   * queue first), then lws releases its handles as the loop runs on. */
-  ws_stop(t->ws);
-  store_close(t->store, turfd__close_handles, t);
+  /* Tablets are told SHUTTING_DOWN, each after the ack of a push in flight;
+   * they get up to TURFD__DRAIN_MS to read it and close. */
+  t->drain.data = t;
+  t->drain_started = uv_now(&t->loop);
+  if (uv_timer_init(&t->loop, &t->drain) != 0 ||
+      uv_timer_start(&t->drain, turfd__drain_tick, 0, TURFD__DRAIN_TICK_MS) != 0)
+    turfd__stop(t);
 }
 
 static int64_t turfd__now_ms(void) {
@@ -131,6 +156,35 @@ static int turfd__write_ready(const config_t *cfg, const char *url, const char *
   return rename(tmp, cfg->ready_file);
 }
 
+/* Connections need file descriptors: the soft open-files limit is raised to
+ * the hard one, and --max-connections lowered to what it allows (a
+ * reserve is kept for the database, the admin socket and accepting). Then
+ * the per-address limit before a welcome, when not given, is a quarter of
+ * the connections, so one address cannot keep every tablet out. */
+#define TURFD__FD_RESERVE 64
+static void turfd__fit_limits(config_t *cfg) {
+  struct rlimit rl;
+
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    if (rl.rlim_cur < rl.rlim_max) {
+      rl.rlim_cur = rl.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &rl);
+      getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)cfg->max_connections + TURFD__FD_RESERVE) {
+      uint32_t fit = rl.rlim_cur > 2 * TURFD__FD_RESERVE
+                         ? (uint32_t)(rl.rlim_cur - TURFD__FD_RESERVE)
+                         : TURFD__FD_RESERVE;
+      log_warn("the open-files limit (%llu) allows %u connections, not %u; `ulimit -n` "
+               "raises it", (unsigned long long)rl.rlim_cur, fit, cfg->max_connections);
+      cfg->max_connections = fit;
+    }
+  }
+  if (cfg->max_pending_per_address == 0)
+    cfg->max_pending_per_address = cfg->max_connections / 4 ? cfg->max_connections / 4 : 1;
+}
+
 /* The socket turfctl reaches us on (admin.h). Without it turfd still
  * serves; revocations then take effect at the device's next hello. */
 static void turfd__start_admin(turfd_t *t) {
@@ -173,6 +227,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (ws_probe_listen(&t.cfg) != 0) return 1;
+  turfd__fit_limits(&t.cfg);
   if (t.cfg.demo && store_seed_demo(t.cfg.db, turfd__now_ms(), t.cfg.demo_uses, code) != 0) {
     log_error("could not set up the demo organisation in %s", t.cfg.db);
     return 1;

@@ -18,6 +18,7 @@
 #include "dashboard.h"
 #include "../storage/scope.h"
 #include "log.h"
+#include "peers.h"
 #include "recent.h"
 
 /* Recent ops kept encoded per organisation (recent.h), and by all of them
@@ -47,7 +48,18 @@ struct sync_s {
   bool shutting_down;
   dashboard_t *dashboard; /* told of commits and devices; may be NULL */
   size_t recent_bytes;    /* held by every org's recent_t */
+  peers_t *pending;       /* connections per address before their welcome */
+  uint32_t pushes_in_flight; /* of all connections */
+  uv_timer_t probe;       /* looks for commits made outside turfd */
+  bool probe_open;        /* probe initialised (at the first welcome) */
+  uint32_t probes_in_flight;
 };
+
+/* Commits made outside this turfd (turfctl without the admin socket, an
+ * erasure among them) are looked for this often, for the organisations
+ * with tablets connected: what is kept in memory (recent.h) must not
+ * answer their pulls with what the database no longer says. */
+#define SYNC__PROBE_MS 1000
 
 /* One storage request on behalf of a connection. Holds a reference on conn
  * (NULL for requests that outlive their connection, such as the offline
@@ -66,9 +78,22 @@ static int64_t sync__now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The connection is no longer one of its address's connections before a
+ * welcome: welcomed or closed. */
+static void sync__not_pending(sync_t *sync, conn_t *conn) {
+  if (!conn->pending) return;
+  conn->pending = false;
+  peers_drop(sync->pending, conn->peer);
+}
+
 sync_t *sync_new(uv_loop_t *loop, store_t *store, const config_t *cfg) {
   sync_t *sync = calloc(1, sizeof *sync);
   if (!sync) return NULL;
+  sync->pending = peers_new();
+  if (!sync->pending) {
+    free(sync);
+    return NULL;
+  }
   sync->loop = loop;
   sync->store = store;
   sync->cfg = cfg;
@@ -88,6 +113,7 @@ void sync_free(sync_t *sync) {
     free(sync->orgs);
     sync->orgs = next;
   }
+  peers_free(sync->pending);
   free(sync);
 }
 
@@ -102,7 +128,27 @@ void sync_foreach_online(sync_t *sync, int64_t org_id, void (*cb)(void *arg, con
       for (conn_t *c = org->conns; c; c = c->org_next) cb(arg, c->device);
 }
 
-void sync_begin_shutdown(sync_t *sync) { sync->shutting_down = true; }
+static void sync__say_shutting_down(conn_t *conn) {
+  if (conn->wsi && !conn->close_when_flushed && conn->pushes_in_flight == 0)
+    conn_send_error(conn, PROTO_ESHUTTING_DOWN, NULL, true);
+}
+
+void sync_begin_shutdown(sync_t *sync) {
+  sync->shutting_down = true;
+  if (sync->probe_open) {
+    sync->probe_open = false;
+    uv_close((uv_handle_t *)&sync->probe, NULL);
+  }
+  for (org_t *org = sync->orgs; org; org = org->next)
+    for (conn_t *c = org->conns; c; c = c->org_next) sync__say_shutting_down(c);
+}
+
+uint32_t sync_welcomed_count(const sync_t *sync) {
+  uint32_t n = 0;
+  for (const org_t *org = sync->orgs; org; org = org->next)
+    for (const conn_t *c = org->conns; c; c = c->org_next) n++;
+  return n;
+}
 
 static org_t *sync__org(sync_t *sync, int64_t id) {
   for (org_t *org = sync->orgs; org; org = org->next)
@@ -322,13 +368,21 @@ static int sync__take_scope(conn_t *conn, const char *scope) {
   return 0;
 }
 
+static void sync__mark_offline(sync_t *sync, int64_t org_id, proto_str_t device);
+static void sync__probe_start(sync_t *sync);
+
 static void sync__hello_done(store_req_t *req) {
   sync_job_t *job = req->data;
   sync_t *sync = job->sync;
   conn_t *conn = job->conn;
   store_hello_t *h = &req->u.hello;
 
-  if (!conn->wsi) goto done;
+  if (!conn->wsi) {
+    /* Closed while the store took the hello: a hello that held set the
+     * device online after sync_on_close had nothing to set offline. */
+    if (req->status == 0) sync__mark_offline(sync, h->org_id, h->hello->device);
+    goto done;
+  }
   if (req->status != 0) {
     conn->state = CONN_NEW;
     conn_send_error(conn, req->status, NULL, true);
@@ -339,9 +393,14 @@ static void sync__hello_done(store_req_t *req) {
     conn_send_error(conn, PROTO_ENOMEM, NULL, true);
     goto done;
   }
-  /* The database's head: it also tells a pull from memory (recent.h) that
-   * turfctl committed ops this loop was not told of. */
-  if (h->head > org->head) org->head = h->head;
+  /* The database's head: greater than what this loop knows when turfctl
+   * committed without telling it. What is kept in memory is then stale
+   * (an erasure rewrites ops), and live tablets must hear of it. */
+  if (h->head > org->head) {
+    bool outside = org->conns != NULL;
+    org->head = h->head;
+    if (outside) sync_org_changed(sync, org->id);
+  }
   if (sync__device_busy(sync, org, conn, h->hello->device)) {
     conn->state = CONN_NEW;
     goto done;
@@ -351,10 +410,12 @@ static void sync__hello_done(store_req_t *req) {
     goto done;
   }
   conn->state = CONN_READY;
+  sync__not_pending(sync, conn);
   conn->org_id = h->org_id;
   memcpy(conn->device, h->hello->device.ptr, h->hello->device.len);
   conn->device[h->hello->device.len] = '\0';
   sync__org_join(org, conn);
+  sync__probe_start(sync);
   lws_set_timeout(conn->wsi, NO_PENDING_TIMEOUT, 0);
 
   proto_frame_t frame = {.type = PROTO_WELCOME};
@@ -404,7 +465,12 @@ static void sync__on_hello(sync_t *sync, conn_t *conn, proto_frame_t *frame) {
   int64_t now = sync__now_ms();
   job->req.u.hello.hello = hello;
   job->req.u.hello.now_ms = now;
-  job->req.u.hello.offset_ms = hello->now_ms ? now - hello->now_ms : 0;
+  /* Saturates: a hello may say any int64 (a clock at -2^63 is broken, not
+   * an overflow to exploit). */
+  int64_t offset = 0;
+  if (hello->now_ms && __builtin_sub_overflow(now, hello->now_ms, &offset))
+    offset = hello->now_ms < 0 ? INT64_MAX : INT64_MIN;
+  job->req.u.hello.offset_ms = offset;
   conn->state = CONN_HELLO;
   sync__submit(job, sync__hello_done);
 }
@@ -418,14 +484,15 @@ static void sync__push_done(store_req_t *req) {
   store_push_t *p = &req->u.push;
 
   conn->pushes_in_flight--;
+  sync->pushes_in_flight--;
   if (req->status != 0) {
     log_error("push failed conn=%" PRIu64 " device=%s ops=%u: %s", conn->id, conn->device,
               p->nops, proto_strerror(req->status));
-    /* BAD_CREDENTIALS: revoked while connected (and turfd was not told):
-     * cut it off here too. */
-    if (req->status == PROTO_EBAD_CREDENTIALS) sync__org_leave(conn);
-    if (conn->wsi)
-      conn_send_error(conn, req->status, NULL, req->status == PROTO_EBAD_CREDENTIALS);
+    /* Revoked while connected (and turfd was not told): cut it off here
+     * too. */
+    bool cut = req->status == PROTO_EBAD_CREDENTIALS || req->status == PROTO_EREVOKED;
+    if (cut) sync__org_leave(conn);
+    if (conn->wsi) conn_send_error(conn, req->status, NULL, cut);
     goto done;
   }
   if (conn->wsi) {
@@ -449,6 +516,7 @@ static void sync__push_done(store_req_t *req) {
              p->ack.rejects[i].seq, proto_errname(p->ack.rejects[i].code),
              (int)p->ack.rejects[i].message.len, p->ack.rejects[i].message.ptr);
 done:
+  if (sync->shutting_down) sync__say_shutting_down(conn); /* after its ack */
   sync__job_free(job);
 }
 
@@ -507,7 +575,10 @@ static void sync__on_push(sync_t *sync, conn_t *conn, proto_frame_t *frame) {
   p->nops = push->nops;
   p->outbox = push->outbox;
   p->now_ms = now;
-  if (sync__submit(job, sync__push_done) == 0) conn->pushes_in_flight++;
+  if (sync__submit(job, sync__push_done) == 0) {
+    conn->pushes_in_flight++;
+    sync->pushes_in_flight++;
+  }
 }
 
 /* ---- pull ----------------------------------------------------------------- */
@@ -595,7 +666,16 @@ static void sync__on_pull(sync_t *sync, conn_t *conn, proto_frame_t *frame) {
 
 /* ---- transport events ---------------------------------------------------- */
 
-void sync_on_open(sync_t *sync, conn_t *conn) {
+int sync_on_open(sync_t *sync, conn_t *conn) {
+  uint32_t n = peers_add(sync->pending, conn->peer);
+  if (n == 0) return -1;
+  conn->pending = true;
+  if (n > sync->cfg->max_pending_per_address) {
+    sync__not_pending(sync, conn);
+    log_warn("connection refused: %s already holds %u connections that have not been "
+             "welcomed (--max-pending-per-address)", conn->peer, n - 1);
+    return -1;
+  }
   sync->nconns++;
   conn->tokens = 2.0 * sync->cfg->max_frames_per_s;
   conn->tokens_at_ms = uv_now(sync->loop);
@@ -604,6 +684,7 @@ void sync_on_open(sync_t *sync, conn_t *conn) {
   conn->push_tokens_at_ms = conn->tokens_at_ms;
   log_info("connect conn=%" PRIu64 " peer=%s connections=%u", conn->id, conn->peer,
            sync->nconns);
+  return 0;
 }
 
 /* Token bucket: max_frames_per_s sustained, twice that in a burst. */
@@ -695,25 +776,31 @@ static void sync__status_done(store_req_t *req) {
   sync__job_free(job);
 }
 
+/* Records that device has no connection any more (devices.online = 0). */
+static void sync__mark_offline(sync_t *sync, int64_t org_id, proto_str_t device) {
+  sync_job_t *job = sync__job(sync, NULL, NULL, STORE_STATUS);
+  char *copy = job ? strndup(device.ptr, device.len) : NULL;
+  if (job && copy) {
+    job->req.u.status = (store_status_t){.org_id = org_id,
+                                         .device = proto_str(copy),
+                                         .outbox = STORE_OUTBOX_UNCHANGED,
+                                         .now_ms = sync__now_ms(),
+                                         .online = false};
+    if (sync__submit(job, sync__status_done) != 0) free(copy);
+  } else {
+    free(copy);
+    if (job) sync__job_free(job);
+  }
+}
+
 void sync_on_close(sync_t *sync, conn_t *conn) {
+  sync__not_pending(sync, conn);
   sync->nconns--;
   log_info("close conn=%" PRIu64 " peer=%s device=%s connections=%u", conn->id, conn->peer,
            conn->device[0] ? conn->device : "-", sync->nconns);
   if (conn->state == CONN_READY) {
     sync__org_leave(conn);
-    sync_job_t *job = sync__job(sync, NULL, NULL, STORE_STATUS);
-    char *device = job ? strdup(conn->device) : NULL;
-    if (job && device) {
-      job->req.u.status = (store_status_t){.org_id = conn->org_id,
-                                           .device = proto_str(device),
-                                           .outbox = STORE_OUTBOX_UNCHANGED,
-                                           .now_ms = sync__now_ms(),
-                                           .online = false};
-      if (sync__submit(job, sync__status_done) != 0) free(device);
-    } else {
-      free(device);
-      if (job) sync__job_free(job);
-    }
+    sync__mark_offline(sync, conn->org_id, proto_str(conn->device));
   }
 }
 
@@ -764,6 +851,49 @@ static void sync__changed_read(sync_t *sync, int64_t org_id, uint64_t from) {
   sync__submit(job, sync__changed_done);
 }
 
+/* ---- commits made elsewhere ---------------------------------------------- */
+
+static void sync__probe_done(store_req_t *req) {
+  sync_job_t *job = req->data;
+  sync_t *sync = job->sync;
+  int64_t org_id = req->u.pull.org_id;
+  uint64_t head = req->u.pull.head;
+  org_t *org;
+
+  sync->probes_in_flight--;
+  /* A push of this loop may have committed after the probe read: its
+   * completion, not yet handled, would explain a greater head. */
+  if (req->status == 0 && !sync->shutting_down && sync->pushes_in_flight == 0 &&
+      (org = sync__org_find(sync, org_id)) != NULL && org->conns && head > org->head) {
+    log_info("org=%" PRId64 ": commits from outside turfd found (head %" PRIu64 ", known %" PRIu64
+             ")", org_id, head, org->head);
+    sync_org_changed(sync, org_id);
+  }
+  sync__job_free(job);
+}
+
+static void sync__probe_tick(uv_timer_t *timer) {
+  sync_t *sync = timer->data;
+  if (sync->shutting_down || sync->probes_in_flight > 0 || sync->pushes_in_flight > 0) return;
+  for (org_t *org = sync->orgs; org; org = org->next) {
+    if (!org->conns) continue;
+    sync_job_t *job = sync__job(sync, NULL, NULL, STORE_PULL);
+    if (!job) return;
+    job->req.u.pull.org_id = org->id;
+    job->req.u.pull.cursor = org->head;
+    job->req.u.pull.limit = 1;
+    if (sync__submit(job, sync__probe_done) == 0) sync->probes_in_flight++;
+  }
+}
+
+static void sync__probe_start(sync_t *sync) {
+  if (sync->probe_open || sync->shutting_down) return;
+  if (uv_timer_init(sync->loop, &sync->probe) != 0) return;
+  sync->probe.data = sync;
+  sync->probe_open = true;
+  uv_timer_start(&sync->probe, sync__probe_tick, SYNC__PROBE_MS, SYNC__PROBE_MS);
+}
+
 void sync_org_changed(sync_t *sync, int64_t org_id) {
   org_t *org = sync__org_find(sync, org_id);
   bool any = false;
@@ -793,7 +923,7 @@ uint32_t sync_device_revoked(sync_t *sync, const char *device) {
          * it is sent (conn_send refuses once a closing error is queued). */
         sync__org_leave(c);
         c->live = false;
-        conn_send_error(c, PROTO_EBAD_CREDENTIALS, "this device was revoked", true);
+        conn_send_error(c, PROTO_EREVOKED, NULL, true);
         n++;
       }
       c = next;

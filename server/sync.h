@@ -19,8 +19,11 @@ sync_t *sync_new(uv_loop_t *loop, store_t *store, const config_t *cfg);
 /* Call after every connection has closed. */
 void sync_free(sync_t *sync);
 
-/* Transport events. */
-void sync_on_open(sync_t *sync, conn_t *conn);
+/* Transport events. sync_on_open returns 0, or -1 when the connection is
+ * refused (its address already holds --max-pending-per-address connections
+ * not yet welcomed, or out of memory; logged): the caller closes it, and
+ * sync_on_close is not called for it. */
+int sync_on_open(sync_t *sync, conn_t *conn);
 void sync_on_message(sync_t *sync, conn_t *conn, const uint8_t *msg, size_t len);
 /* A message was refused before decoding (text frame, oversized). */
 void sync_on_bad_message(sync_t *sync, conn_t *conn, int code);
@@ -43,8 +46,12 @@ void sync_set_dashboard(sync_t *sync, dashboard_t *dashboard);
 void sync_foreach_online(sync_t *sync, int64_t org_id, void (*cb)(void *arg, const char *device),
                          void *arg);
 
-/* From now on new frames get SHUTTING_DOWN; nothing new reaches storage. */
+/* From now on new frames get SHUTTING_DOWN; nothing new reaches storage.
+ * Every welcomed connection is told SHUTTING_DOWN (x = true, close code
+ * 1001) once it has no push in flight: a push the store is committing is
+ * acked first. sync_welcomed_count says how many are still open. */
 void sync_begin_shutdown(sync_t *sync);
+uint32_t sync_welcomed_count(const sync_t *sync);
 uint32_t sync_connection_count(const sync_t *sync);
 
 #endif

@@ -62,8 +62,16 @@ static int ws__turf_callback(struct lws *wsi, enum lws_callback_reasons reason, 
     session->conn = conn_new(wsi, ++ws->next_conn_id);
     if (!session->conn) return -1;
     lws_get_peer_simple(wsi, session->conn->peer, sizeof session->conn->peer);
+    if (sync_on_open(ws->sync, session->conn) != 0) {
+      conn_t *refused = session->conn;
+      session->conn = NULL; /* CLOSED then has nothing to tell sync */
+      refused->wsi = NULL;
+      conn_unref(refused);
+      lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                       (unsigned char *)"too many connections from this address", 38);
+      return -1;
+    }
     lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)ws->cfg->hello_timeout_s);
-    sync_on_open(ws->sync, session->conn);
     return 0;
 
   case LWS_CALLBACK_RECEIVE:
@@ -99,17 +107,17 @@ static int ws__turf_callback(struct lws *wsi, enum lws_callback_reasons reason, 
 static int ws__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                              void *in, size_t len) {
   ws_http_t *http = user;
-  ws_t *ws;
   uint8_t buf[LWS_PRE + 512], *start = &buf[LWS_PRE], *p = start, *end = &buf[sizeof buf - 1];
 
   switch (reason) {
+  case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    return http_refuse_upgrade(wsi);
+
   case LWS_CALLBACK_HTTP:
-    ws = ws__from(wsi);
     if (strcmp((const char *)in, "/healthz") != 0)
       return http_on_request(wsi, (const char *)in, &http->reply);
-    http->len = (size_t)snprintf(http->body, sizeof http->body,
-                                 "{\"status\":\"ok\",\"connections\":%u}\n",
-                                 sync_connection_count(ws->sync));
+    /* Says nothing of the load: it answers anyone who can reach the port. */
+    http->len = (size_t)snprintf(http->body, sizeof http->body, "{\"status\":\"ok\"}\n");
     if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/json", http->len, &p,
                                     end) ||
         lws_finalize_write_http_header(wsi, start, &p, end))

@@ -413,7 +413,6 @@ void store_req_dispose(store_req_t *req) {
   XX(device_get, "SELECT org, token_hash, revoked, last_seq FROM devices WHERE id = ?1") \
   XX(device_insert, "INSERT INTO devices (id, org, name, token_hash, app, created_ms) "  \
                     "VALUES (?1, ?2, NULLIF(?3, ''), ?4, NULLIF(?5, ''), ?6)")         \
-  XX(device_set_token, "UPDATE devices SET token_hash = ?2 WHERE id = ?1")             \
   XX(device_hello, "UPDATE devices SET name = COALESCE(NULLIF(?2, ''), name), "         \
                    "app = COALESCE(NULLIF(?3, ''), app), last_seen_ms = ?4, outbox = ?5, " \
                    "clock_offset_ms = ?6, online = 1 WHERE id = ?1")                    \
@@ -763,8 +762,13 @@ static int store__hello(store__writer_t *w, store_req_t *req) {
   if (rc != 0)
     return rc;
 
+  /* A revoked device is told so, whatever it sends: it then erases what it
+   * holds (PROTOCOL.md section 6). Knowing that an id was revoked helps
+   * nobody else. */
+  if (d.found && d.revoked)
+    return PROTO_EREVOKED;
   if (in->token.len > 0) {
-    if (!d.found || d.revoked || d.token_hash[0] == '\0')
+    if (!d.found || d.token_hash[0] == '\0')
       return PROTO_EBAD_CREDENTIALS;
     rc = store__sha256_hex(in->token, hash);
     if (rc != 0)
@@ -788,29 +792,23 @@ static int store__hello(store__writer_t *w, store_req_t *req) {
       return rc;
     if (!found || expires <= h->now_ms || uses <= 0)
       return PROTO_EBAD_CREDENTIALS;
-    /* A device id is global: re-enrolling moves a token, never an org.
-     * A device without a token is the server's own ("server", turfctl's
-     * administrator): no code makes a tablet of it. */
-    if (d.found && (d.org != org || d.revoked || d.token_hash[0] == '\0'))
+    /* A code enrols a new device id only. Every tablet of an organisation
+     * learns the others' ids from their ops, so a code that re-enrolled a
+     * known id would hand that device's token, history and messages to
+     * whoever holds any unused code. */
+    if (d.found)
       return PROTO_EBAD_CREDENTIALS;
 
     rc = store__new_token(h->token, hash);
     if (rc != 0)
       return rc;
-    if (d.found) {
-      sqlite3_bind_text(w->device_set_token, 2, hash, STORE__HASH_HEX, SQLITE_TRANSIENT);
-      store__bind_str(w->device_set_token, 1, in->device);
-      rc = store__exec(w->device_set_token);
-    } else {
-      sqlite3_stmt *ins = w->device_insert;
-      store__bind_str(ins, 1, in->device);
-      sqlite3_bind_int64(ins, 2, org);
-      store__bind_str(ins, 3, in->name);
-      sqlite3_bind_text(ins, 4, hash, STORE__HASH_HEX, SQLITE_TRANSIENT);
-      store__bind_str(ins, 5, in->app);
-      sqlite3_bind_int64(ins, 6, h->now_ms);
-      rc = store__exec(ins);
-    }
+    store__bind_str(w->device_insert, 1, in->device);
+    sqlite3_bind_int64(w->device_insert, 2, org);
+    store__bind_str(w->device_insert, 3, in->name);
+    sqlite3_bind_text(w->device_insert, 4, hash, STORE__HASH_HEX, SQLITE_TRANSIENT);
+    store__bind_str(w->device_insert, 5, in->app);
+    sqlite3_bind_int64(w->device_insert, 6, h->now_ms);
+    rc = store__exec(w->device_insert);
     if (rc != 0)
       return rc;
     rc = scope_enroll(w->scope, in->code, in->device);
@@ -901,7 +899,7 @@ static int store__push(store__writer_t *w, store_req_t *req) {
   store_push_t *p = &req->u.push;
   store__device_t d;
   uint64_t last, head;
-  bool found;
+  bool found, gap = false;
   int rc;
 
   if (p->device.len == 0 || p->device.len > PROTO_MAX_ID_BYTES)
@@ -909,7 +907,9 @@ static int store__push(store__writer_t *w, store_req_t *req) {
   rc = store__device_load(w, p->device, &d);
   if (rc != 0)
     return rc;
-  if (!d.found || d.org != p->org_id || d.revoked)
+  if (d.found && d.revoked)
+    return PROTO_EREVOKED;
+  if (!d.found || d.org != p->org_id)
     return PROTO_EBAD_CREDENTIALS;
   rc = store__org_load(w, p->org_id, NULL, 0, &head, &found);
   if (rc != 0)
@@ -940,6 +940,12 @@ static int store__push(store__writer_t *w, store_req_t *req) {
     int code;
 
     op.device = p->device;
+    if (gap && op.seq > last) {
+      /* After a refused seq the later ops of the push wait for it too, or
+       * they would be stored out of the device's order. */
+      store__reject(&p->ack, op.seq, PROTO_ESEQ_GAP); /* not consumed */
+      continue;
+    }
     if (op.seq == 0) {
       store__reject(&p->ack, op.seq, PROTO_EINVALID_OP); /* seqs start at 1 */
       continue;
@@ -958,6 +964,7 @@ static int store__push(store__writer_t *w, store_req_t *req) {
     }
     if (op.seq > last + 1) {
       store__reject(&p->ack, op.seq, PROTO_ESEQ_GAP); /* not consumed */
+      gap = true;
       continue;
     }
 
@@ -966,7 +973,10 @@ static int store__push(store__writer_t *w, store_req_t *req) {
     if (op.base > head)
       op.base = head;
     op.server_seq = head + 1;
-    code = schema_validate_op(&op);
+    /* An op is its connection's device's: one naming another is refused,
+     * never stored as that device's. */
+    code = in->device.len > 0 && !proto_str_eq(in->device, p->device) ? PROTO_EINVALID_OP
+                                                                       : schema_validate_op(&op);
     if (code == 0)
       code = scope_check_op(w->scope, p->org_id, &w->dev, &op, &where);
     if (code == 0)

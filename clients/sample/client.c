@@ -482,6 +482,13 @@ static void client__on_error(client_conn_t *conn, const proto_error_t *e) {
   fprintf(stderr, "turf-tablet: server error %s%s\n", conn->last_message,
           e->close ? " (closing)" : "");
   switch (code) {
+  case PROTO_EREVOKED:
+    /* The organisation cut this tablet off: what it holds is theirs and
+     * must not stay on a device they no longer manage. */
+    conn->fatal = true;
+    if (local_wipe(conn->local) != 0)
+      fprintf(stderr, "turf-tablet: could not erase this tablet's data\n");
+    break;
   case PROTO_EBAD_CREDENTIALS:
   case PROTO_EUNSUPPORTED_VERSION:
   case PROTO_ENOT_AUTHENTICATED:

@@ -285,6 +285,51 @@ void local_uuid7(int64_t ms, char buf[LOCAL_UUID_LEN + 1]) {
            b[15]);
 }
 
+int local_wipe(local_t *l) {
+  sqlite3_stmt *st;
+  char sql[160];
+  int rc;
+
+  if (local__begin(l) != 0)
+    return PROTO_ESTORAGE;
+  if (local__prepare(l, "SELECT name FROM sqlite_master WHERE type = 'table' "
+                        "AND name NOT LIKE 'sqlite_%'", &st) != 0)
+    goto fail;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    snprintf(sql, sizeof sql, "DELETE FROM \"%s\"", (const char *)sqlite3_column_text(st, 0));
+    if (local__exec(l, sql) != 0) {
+      sqlite3_finalize(st);
+      goto fail;
+    }
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE || local__commit(l) != 0)
+    goto fail;
+  l->device[0] = '\0';
+  /* The WAL still holds the pages as they were before: truncate it. */
+  return local__exec(l, "PRAGMA wal_checkpoint(TRUNCATE)") == 0 ? 0 : PROTO_ESTORAGE;
+
+fail:
+  local__rollback(l);
+  return PROTO_ESTORAGE;
+}
+
+int local_forget_unenrolled_device(local_t *l) {
+  char token[PROTO_MAX_ID_BYTES + 1];
+  int64_t outbox;
+
+  if (local_meta_text(l, "token", token, sizeof(token)) != 0)
+    return PROTO_ESTORAGE;
+  if (token[0] != '\0' || l->device[0] == '\0')
+    return 0;
+  if ((outbox = local_outbox_count(l)) != 0)
+    return outbox < 0 ? PROTO_ESTORAGE : 0;
+  if (local_meta_set_text(l, "device", "") != 0)
+    return PROTO_ESTORAGE;
+  l->device[0] = '\0';
+  return 0;
+}
+
 int local_ensure_device(local_t *l, const char *name) {
   char id[LOCAL_UUID_LEN + 1];
 

@@ -49,6 +49,19 @@ sqlite3 *local_db(local_t *local);
 /* Gives the file a device identity (a new UUIDv7) if it has none yet, and
  * sets its human name when name is non-NULL. Returns 0 or PROTO_ESTORAGE. */
 int local_ensure_device(local_t *local, const char *name);
+/* A revoked device (PROTO_EREVOKED) erases everything the file holds: the
+ * organisation's records, the outbox (it can never be sent), the refused
+ * ops, the device id and token. Deleted pages are overwritten (the file
+ * runs with secure_delete) and the WAL is truncated, so nothing of it stays
+ * readable in the file. Returns 0 or PROTO_ESTORAGE. */
+int local_wipe(local_t *local);
+
+/* Before an enrolment: a file that has a device id but no token and nothing
+ * in its outbox (an enrolment whose welcome never arrived) forgets that id,
+ * so that local_ensure_device makes a new one. The server enrols a device
+ * id once (PROTOCOL.md 3.1); the old one stays unused. Returns 0 or
+ * PROTO_ESTORAGE. */
+int local_forget_unenrolled_device(local_t *local);
 /* The device id ("" before local_ensure_device). Owned by local; cannot
  * fail. */
 const char *local_device(const local_t *local);

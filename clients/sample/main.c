@@ -195,7 +195,10 @@ static void main__on_disconnect(client_conn_t *conn, int code, const char *reaso
                                 bool will_retry) {
   main__run_t *run = client_conn_data(conn);
 
-  if (code == PROTO_EBAD_CREDENTIALS)
+  if (code == PROTO_EREVOKED)
+    fprintf(stderr, "turf-tablet: this tablet was revoked by its organisation; everything it "
+                    "held has been erased from this file\n");
+  else if (code == PROTO_EBAD_CREDENTIALS)
     fprintf(stderr, "turf-tablet: the server refused this tablet (%s); %s\n", reason,
             run->mode == MAIN__ENROLL ? "check the code" : "it may have been revoked");
   else if (!run->welcomed && run->mode != MAIN__WATCH)
@@ -337,7 +340,8 @@ static int main__enroll(local_t *local, int argc, char **argv) {
     fprintf(stderr, "turf-tablet: --name must be 1..%d bytes\n", PROTO_MAX_ID_BYTES);
     return 1;
   }
-  if (local_ensure_device(local, name) != 0 || main__server(local, &a, url, sizeof(url)) != 0)
+  if (local_forget_unenrolled_device(local) != 0 || local_ensure_device(local, name) != 0 ||
+      main__server(local, &a, url, sizeof(url)) != 0)
     return 1;
   if (local_meta_text(local, "token", token, sizeof(token)) == 0 && token[0] != '\0')
     fprintf(stderr, "turf-tablet: this file is already enrolled; syncing with its token\n");

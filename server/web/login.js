@@ -15,6 +15,7 @@
       switch_lang: 'Switch to English', other_lang: 'EN',
       wrong: 'Gebruikersnaam of wachtwoord klopt niet. Probeer het opnieuw.',
       busy_server: 'De server is even druk. Probeer het over een paar seconden opnieuw.',
+      too_many: 'Te veel inlogpogingen achter elkaar. Wacht een minuut en probeer het dan opnieuw.',
       failed: 'Inloggen lukte niet (%s). Probeer het opnieuw.',
       offline: 'Geen verbinding met de server.',
     },
@@ -25,6 +26,7 @@
       switch_lang: 'Schakel naar Nederlands', other_lang: 'NL',
       wrong: 'Wrong login or password. Please try again.',
       busy_server: 'The server is busy. Try again in a few seconds.',
+      too_many: 'Too many login attempts in a row. Wait a minute, then try again.',
       failed: 'Could not log in (%s). Please try again.',
       offline: 'No connection to the server.',
     },
@@ -73,6 +75,7 @@
       }
       if (res.status === 401) showError('wrong');
       else if (res.status === 503) showError('busy_server');
+      else if (res.status === 429) showError('too_many');
       else showError('failed', res.status);
       const pw = document.getElementById('password');
       pw.value = '';

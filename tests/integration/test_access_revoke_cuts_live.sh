@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `turfctl device revoke` cuts a connected tablet off at once (the running
-# turfd closes its live connection with BAD_CREDENTIALS), refuses it from
-# then on, and keeps what it had pushed; other tablets are not disturbed.
+# turfd closes its live connection with REVOKED), refuses it from then on,
+# and keeps what it had pushed; the tablet erases everything it held; other
+# tablets are not disturbed.
 source "$TURF_TEST_LIB/lib.sh"
 source "$TURF_TEST_LIB/access_lib.sh"
 
@@ -35,25 +36,37 @@ wait "$watcher"
 status=$?
 set -e
 [ "$status" = 1 ] || fail "watch exited $status, expected 1 (refused)"
-grep -q "BAD_CREDENTIALS: this device was revoked" "$TURF_TMP/watch.err" ||
+grep -q "REVOKED: this device was revoked" "$TURF_TMP/watch.err" ||
   fail "the tablet was not told why: $(cat "$TURF_TMP/watch.err")"
+grep -q "everything it held has been erased" "$TURF_TMP/watch.err" ||
+  fail "the tablet did not say it erased its data: $(cat "$TURF_TMP/watch.err")"
+# It erased what it held: records, outbox, token, and their bytes.
+for table in participants sessions checkin_sources outbox; do
+  [ "$(sqlite3 "$TURF_TMP/lost.db" "select count(*) from $table")" = 0 ] ||
+    fail "the revoked tablet still holds rows in $table"
+done
+[ -z "$(tablet_meta lost token)" ] || fail "the revoked tablet kept its token"
+if grep -a -q "Fatima" "$TURF_TMP/lost.db" "$TURF_TMP/lost.db-wal" 2>/dev/null; then
+  fail "a participant's name is still readable in the revoked tablet's file"
+fi
 note "cut off ${elapsed_ms} ms after the revoke command started"
 grep -q "admin: device $dev revoked, 1 connection(s) cut" "$TURF_TMP/turfd.log" ||
   fail "turfd did not log the cut"
 
-# Refused from now on, its token is gone from the database, and a new
-# enrolment of the same device id is refused too.
+# Refused from now on, and its token is gone from the database. The erased
+# file has no identity left: enrolled again with a fresh code it becomes a
+# new device, and the revoked id stays revoked.
 [ "$(sql "select revoked from devices where id='$dev'")" = 1 ] || fail "not marked revoked"
 [ "$(sql "select token_hash is null from devices where id='$dev'")" = 1 ] || fail "token hash kept"
 if tablet lost sync --timeout 10 >"$TURF_TMP/sync.out" 2>"$TURF_TMP/sync.err"; then
   fail "a revoked tablet could still sync"
 fi
-grep -q "refused this tablet" "$TURF_TMP/sync.err" || fail "sync error: $(cat "$TURF_TMP/sync.err")"
+grep -q "not enrolled\|run .enroll. first" "$TURF_TMP/sync.err" || fail "sync error: $(cat "$TURF_TMP/sync.err")"
 code=$(enroll_code --org 1)
-if "$TURF_TABLET" --db "$TURF_TMP/lost.db" enroll --server "$TURF_URL" --code "$code" \
-  >/dev/null 2>&1; then
-  fail "a revoked device enrolled again with a fresh code"
-fi
+"$TURF_TABLET" --db "$TURF_TMP/lost.db" enroll --server "$TURF_URL" --code "$code" \
+  >/dev/null 2>&1 || fail "the erased tablet could not enrol as a new device"
+[ "$(tablet_meta lost device)" != "$dev" ] || fail "the erased tablet enrolled with its old id"
+[ "$(sql "select revoked from devices where id='$dev'")" = 1 ] || fail "the old id is no longer revoked"
 turfctl device list | grep -q "^$dev.*revoked" || fail "device list does not show it revoked"
 
 # Without the admin socket turfd does not hear of a revocation, but the
@@ -73,7 +86,7 @@ wait "$quiet"
 status=$?
 set -e
 [ "$status" = 1 ] || fail "quiet watch exited $status"
-grep -q "BAD_CREDENTIALS" "$TURF_TMP/quiet.err" || fail "quiet: $(cat "$TURF_TMP/quiet.err")"
+grep -q "REVOKED" "$TURF_TMP/quiet.err" || fail "quiet: $(cat "$TURF_TMP/quiet.err")"
 [ "$(sql "select count(*) from ops where device='$qdev'")" = 0 ] || fail "a revoked push was stored"
 
 # What it pushed stays, and the other tablet syncs on undisturbed.

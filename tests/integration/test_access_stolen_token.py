@@ -7,13 +7,16 @@ from access_lib import (BAD_CREDENTIALS, ERROR, WELCOME, Device, Server, checkin
                         run, texts, OUT_OF_SCOPE, SESSION, PARTICIPANT)
 
 
-async def expect_refused(device, what, **hello):
+REVOKED = 12
+
+
+async def expect_refused(device, what, error=BAD_CREDENTIALS, **hello):
     await device.connect()
     answer = await device.hello(**hello)
-    assert answer["t"] == ERROR and answer["c"] == BAD_CREDENTIALS, f"{what}: {answer}"
+    assert answer["t"] == ERROR and answer["c"] == error, f"{what}: {answer}"
     assert answer.get("x"), f"{what}: connection should close"
     await device.expect_closed()
-    print(f"ok - {what}: BAD_CREDENTIALS and closed")
+    print(f"ok - {what}: error {error} and closed")
 
 
 async def main(tmp):
@@ -57,8 +60,10 @@ async def main(tmp):
     # ...until organisation 1's administrator revokes the tablet.
     out = server.ctl("device", "revoke", victim.device)
     assert f"revoked {victim.device}" in out, out
+    # A revoked device id is told so (and erases what it holds), whatever
+    # token comes with it.
     await expect_refused(Device(server, victim.device), "the stolen token after revocation",
-                         token=stolen)
+                         error=REVOKED, token=stolen)
     server.stop()
 
 

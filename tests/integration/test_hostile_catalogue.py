@@ -227,6 +227,19 @@ def open_cases():
         ("device id empty", pack({"t": HELLO, "v": 1, "dev": ""}), BAD_FIELD),
         ("device id of 65 bytes", pack({"t": HELLO, "v": 1, "dev": "x" * 65}), TOO_LARGE),
         ("device id an integer", pack({"t": HELLO, "v": 1, "dev": 7}), BAD_FIELD),
+        # A NUL would end the id where C reads it: "victim\0x" enrolled as
+        # a second "victim". Ids are printable ASCII (PROTOCOL.md 5.1).
+        ("device id with a NUL", pack({"t": HELLO, "v": 1, "dev": "victim\x00x"}), BAD_FIELD),
+        ("device id with a space", pack({"t": HELLO, "v": 1, "dev": "a b"}), BAD_FIELD),
+        ("device id not UTF-8", msgpack.packb({"t": HELLO, "v": 1, "dev": b"ab\xc0\x80"},
+                                              use_bin_type=False), BAD_FIELD),
+        ("device id 'server'", pack({"t": HELLO, "v": 1, "dev": "server"}), BAD_FIELD),
+        ("device id 'server-2'", pack({"t": HELLO, "v": 1, "dev": "server-2"}), BAD_FIELD),
+        ("device id 'turfctl-x'", pack({"t": HELLO, "v": 1, "dev": "turfctl-x"}), BAD_FIELD),
+        ("device name with a right-to-left override",
+         pack({"t": HELLO, "v": 1, "dev": "x", "name": "Jan \u202egnp.exe"}), BAD_FIELD),
+        ("outbox count above 2^53", pack({"t": HELLO, "v": 1, "dev": "x", "out": 2**64 - 1}),
+         BAD_FIELD),
     ]
 
 
@@ -266,6 +279,20 @@ def op_rejects(session, person):
         ("impossible date", lambda s: op(s, SESSION, "s-bad", {1: "a", 2: "2024-02-30"}),
          INVALID_OP),
         ("op without fields", lambda s: op(s, TALLY, session, {}), INVALID_OP),
+        ("record key with a NUL", lambda s: op(s, PARTICIPANT, "p-nul\x00x", {1: "x"}),
+         INVALID_OP),
+        ("participant id with a NUL", lambda s: op(s, CHECKIN, session, {1: "present"},
+                                                   k2=person + "\x00x"), INVALID_OP),
+        ("record key not UTF-8", lambda s: op(s, PARTICIPANT, b"p\xff\xfe", {1: "x"}),
+         INVALID_OP),
+        ("name with a right-to-left override",
+         lambda s: op(s, PARTICIPANT, "p-rlo", {1: "Jan \u202egnp.exe"}), INVALID_OP),
+        ("name with a line break", lambda s: op(s, PARTICIPANT, "p-nl", {1: "Jan\nPiet"}),
+         INVALID_OP),
+        ("activity reference that is no id",
+         lambda s: op(s, MESSAGE, "m-ref", {1: "an activity", 2: "hallo"}), INVALID_OP),
+        ("op naming another device", lambda s: {**op(s, TALLY, session, {1: 1}),
+                                                "d": "someone-else"}, INVALID_OP),
     ]
 
 
@@ -345,6 +372,16 @@ async def catalogue(server, tablet, session, person, compression):
     await peer.send(pack({"t": HELLO, "v": 1, "dev": peer.device, "tok": peer.token}))
     await expect_error(peer, ALREADY_AUTHENTICATED, False, "hello twice")
     ok("hello twice", "error 8, connection still serves")
+    # Another client that knows this device's id (every tablet of the
+    # organisation does) and holds an unused code cannot take it over.
+    thief = await Peer(server, compression).open()
+    await thief.send(pack({"t": HELLO, "v": 1, "dev": peer.device, "code": server.code}))
+    await expect_error(thief, BAD_CREDENTIALS, True, "re-enrolment of a known device")
+    again = await Peer(server, compression).open()
+    await again.send(pack({"t": HELLO, "v": 1, "dev": peer.device, "tok": peer.token}))
+    assert (await again.recv())["t"] == WELCOME, "the device's own token stopped working"
+    await again.ws.close()
+    ok("a code for a known device id", "BAD_CREDENTIALS, the device keeps its token")
     for what, raw, code in frame_refusals(session):
         await peer.send(raw)
         await expect_error(peer, code, False, what)
@@ -354,6 +391,15 @@ async def catalogue(server, tablet, session, person, compression):
     await peer.send(pack({"t": PUSH, "ops": [op(seq + 4, TALLY, session, {1: 1})]}))
     await expect_reject(peer, seq + 4, SEQ_GAP, "sequence gap")
     ok("sequence gap", "SEQ_GAP in the ack, seq not consumed")
+    # Out of order: the expected seq after a gap waits for the gap too.
+    await peer.send(pack({"t": PUSH, "ops": [op(seq + 1, TALLY, session, {1: 1}),
+                                             op(seq, TALLY, session, {1: 1})]}))
+    frame = await peer.recv()
+    assert frame["t"] == ACK and not frame.get("a") and \
+        [(r["s"], r["c"]) for r in frame.get("r", [])] == [(seq + 1, SEQ_GAP), (seq, SEQ_GAP)], \
+        f"out-of-order push: {frame}"
+    await peer.still_serves("out-of-order push")
+    ok("push of seqs 2 then 1", "both SEQ_GAP, nothing consumed")
     for what, make, code in op_rejects(session, person):
         await peer.send(msgpack.packb({"t": PUSH, "ops": [make(seq)]}, use_bin_type=False))
         await expect_reject(peer, seq, code, what)

@@ -174,7 +174,7 @@ static void test_hello(void) {
   f.u.hello.token = s_(max_id, sizeof max_id);
   f.u.hello.code = s_(max_id, sizeof max_id);
   f.u.hello.cursor = UINT64_MAX;
-  f.u.hello.outbox = UINT64_MAX - 1;
+  f.u.hello.outbox = PROTO_MAX_OUTBOX;
   f.u.hello.now_ms = INT64_MIN;
   roundtrip_free(&f);
 

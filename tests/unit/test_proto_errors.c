@@ -20,7 +20,7 @@ static void test_table(void) {
 }
 
 static void test_unknown(void) {
-  static const int codes[] = {0, 12, 19, 25, 29, 32, -12, 1000, INT_MIN,
+  static const int codes[] = {0, 13, 19, 25, 29, 32, -13, 1000, INT_MIN,
                               INT_MAX};
   size_t i;
   for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {
