@@ -67,6 +67,10 @@ static const config_option_t config__options[] = {
                max_pushes_per_s, "pushes per second per connection (default 100)"),
     CONFIG_OPT("max-device-connections", "TURF_MAX_DEVICE_CONNECTIONS", CONFIG_U32,
                max_device_connections, "concurrent connections of one device (default 4)"),
+    CONFIG_OPT("max-device-ops-per-hour", "TURF_MAX_DEVICE_OPS_PER_HOUR", CONFIG_U32,
+               max_device_ops_per_hour,
+               "ops one device may push an hour, as many at once (default 20000;\n"
+               "                             raise it to import a long history from one device)"),
     CONFIG_OPT("tls-cert", "TURF_TLS_CERT", CONFIG_STR, tls_cert,
                "PEM certificate (chain): serve wss:// and https:// instead of ws:// and http://"),
     CONFIG_OPT("tls-key", "TURF_TLS_KEY", CONFIG_STR, tls_key,
@@ -88,6 +92,7 @@ static void config__defaults(config_t *cfg) {
   cfg->demo_uses = 20;
   cfg->max_frame_bytes = PROTO_MAX_FRAME_BYTES;
   cfg->max_connections = 20000;
+  cfg->max_device_ops_per_hour = 20000;
   cfg->hello_timeout_s = 10;
   cfg->max_pushes_in_flight = 16;
   cfg->max_frames_per_s = 200;

@@ -28,6 +28,9 @@ typedef struct {
   uint32_t max_ops_per_push;  /* ops in one push frame before TOO_LARGE */
   uint32_t max_pushes_per_s;  /* per connection, sustained; bursts of 2x */
   uint32_t max_device_connections; /* concurrent connections of one device */
+  uint32_t max_device_ops_per_hour; /* ops one device may push an hour, in
+                                 bursts of as many (a quota, so that one
+                                 device cannot fill the disk) */
   char tls_cert[4096];        /* PEM certificate (chain): serve wss/https */
   char tls_key[4096];         /* its PEM private key */
   char admin_socket[108];     /* unix socket turfctl talks to: "" derives

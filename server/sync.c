@@ -19,6 +19,7 @@
 #include "../storage/scope.h"
 #include "log.h"
 #include "peers.h"
+#include "throttle.h"
 #include "recent.h"
 
 /* Recent ops kept encoded per organisation (recent.h), and by all of them
@@ -50,6 +51,7 @@ struct sync_s {
   size_t recent_bytes;    /* held by every org's recent_t */
   peers_t *pending;       /* connections per address before their welcome */
   uint32_t pushes_in_flight; /* of all connections */
+  throttle_t *quota;      /* ops each device may still push (its hourly quota) */
   uv_timer_t probe;       /* looks for commits made outside turfd */
   bool probe_open;        /* probe initialised (at the first welcome) */
   uint32_t probes_in_flight;
@@ -90,7 +92,11 @@ sync_t *sync_new(uv_loop_t *loop, store_t *store, const config_t *cfg) {
   sync_t *sync = calloc(1, sizeof *sync);
   if (!sync) return NULL;
   sync->pending = peers_new();
-  if (!sync->pending) {
+  sync->quota = throttle_new(cfg->max_device_ops_per_hour,
+                             3600u * 1000u / cfg->max_device_ops_per_hour);
+  if (!sync->pending || !sync->quota) {
+    peers_free(sync->pending);
+    throttle_free(sync->quota);
     free(sync);
     return NULL;
   }
@@ -114,6 +120,7 @@ void sync_free(sync_t *sync) {
     sync->orgs = next;
   }
   peers_free(sync->pending);
+  throttle_free(sync->quota);
   free(sync);
 }
 
@@ -539,6 +546,16 @@ static bool sync__push_allowed(sync_t *sync, conn_t *conn, const proto_push_t *p
   if (conn->push_tokens < 1.0) {
     snprintf(msg, sizeof msg, "more than %u pushes a second; wait for acks and slow down",
              sync->cfg->max_pushes_per_s);
+    conn_send_error(conn, PROTO_ERATE_LIMITED, msg, false);
+    return false;
+  }
+  /* The device's quota, over all its connections and reconnections. */
+  uint64_t wait = throttle_take_n(sync->quota, conn->device, push->nops, now);
+  if (wait > 0) {
+    snprintf(msg, sizeof msg,
+             "this device may push %u ops an hour; try again in %" PRIu64 " s",
+             sync->cfg->max_device_ops_per_hour, (wait + 999) / 1000);
+    log_warn("quota conn=%" PRIu64 " device=%s: %s", conn->id, conn->device, msg);
     conn_send_error(conn, PROTO_ERATE_LIMITED, msg, false);
     return false;
   }

@@ -73,13 +73,19 @@ static throttle__slot_t *throttle__slot(throttle_t *t, const char *key, uint64_t
   return free_slot;
 }
 
-uint64_t throttle_take(throttle_t *throttle, const char *key, uint64_t now_ms) {
+uint64_t throttle_take_n(throttle_t *throttle, const char *key, uint32_t n, uint64_t now_ms) {
   throttle__slot_t *s = throttle__slot(throttle, key, now_ms, true);
+  uint64_t cost = (uint64_t)n * throttle->refill_ms;
   throttle__settle(s, now_ms);
-  if (s->debt_ms + throttle->refill_ms > throttle->capacity_ms)
-    return s->debt_ms + throttle->refill_ms - throttle->capacity_ms;
-  s->debt_ms += throttle->refill_ms;
+  if (cost > throttle->capacity_ms) return s->debt_ms ? s->debt_ms : throttle->refill_ms;
+  if (s->debt_ms + cost > throttle->capacity_ms)
+    return s->debt_ms + cost - throttle->capacity_ms;
+  s->debt_ms += cost;
   return 0;
+}
+
+uint64_t throttle_take(throttle_t *throttle, const char *key, uint64_t now_ms) {
+  return throttle_take_n(throttle, key, 1, now_ms);
 }
 
 void throttle_forget(throttle_t *throttle, const char *key) {

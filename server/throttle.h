@@ -22,6 +22,9 @@ void throttle_free(throttle_t *throttle); /* accepts NULL */
 /* Takes one attempt for key at now (ms, any monotonic clock). Returns 0
  * when it was taken, else the ms until one is there (nothing taken). */
 uint64_t throttle_take(throttle_t *throttle, const char *key, uint64_t now_ms);
+/* The same for n at once (n above the burst can never be taken: the wait
+ * returned is then for a full bucket). */
+uint64_t throttle_take_n(throttle_t *throttle, const char *key, uint32_t n, uint64_t now_ms);
 /* Gives key its full burst again (a correct password). */
 void throttle_forget(throttle_t *throttle, const char *key);
 

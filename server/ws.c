@@ -211,12 +211,30 @@ static const struct lws_protocols ws__protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-/* lws logs go through our log so there is one format. */
+/* lws logs go through our log so there is one format. A line that repeats
+ * is written once a second with its count: out of file descriptors, lws's
+ * accept loop fails tens of thousands of times a second, and the log must
+ * not fill the disk with it. lws logs from the loop thread only. */
+#define WS__LOG_REPEAT_MS 1000
 static void ws__lws_log(int level, const char *line) {
+  static char last[256];
+  static uint64_t last_ms, repeated;
   size_t n = strlen(line);
+  log_level_t lvl = level == LLL_ERR ? LOG_ERROR : level == LLL_WARN ? LOG_WARN : LOG_DEBUG;
+  uint64_t now = uv_hrtime() / 1000000;
+
   while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
-  log_write(level == LLL_ERR ? LOG_ERROR : level == LLL_WARN ? LOG_WARN : LOG_DEBUG,
-            "lws: %.*s", (int)n, line);
+  if (n < sizeof last && strncmp(last, line, n) == 0 && last[n] == '\0' &&
+      now - last_ms < WS__LOG_REPEAT_MS) {
+    repeated++;
+    return;
+  }
+  if (repeated)
+    log_write(lvl, "lws: the line before repeated %" PRIu64 " more time(s)", repeated);
+  repeated = 0;
+  last_ms = now;
+  snprintf(last, sizeof last, "%.*s", (int)n, line);
+  log_write(lvl, "lws: %.*s", (int)n, line);
 }
 
 int ws_probe_listen(const config_t *cfg) {

@@ -581,7 +581,6 @@ static void local__cstr(char *buf, size_t size, proto_str_t s) {
 
 int local_apply_welcome(local_t *l, const proto_welcome_t *w) {
   char text[PROTO_MAX_ID_BYTES + 1];
-  sqlite3_stmt *st;
   int64_t next_seq;
 
   if (local__begin(l) != 0)
@@ -598,14 +597,23 @@ int local_apply_welcome(local_t *l, const proto_welcome_t *w) {
     if (local_meta_set_text(l, "org", text) != 0)
       goto fail;
   }
-  if (local__prepare(l, "DELETE FROM outbox WHERE seq <= ?", &st) != 0)
-    goto fail;
-  sqlite3_bind_int64(st, 1, (int64_t)w->last_seq);
-  if (local__run(l, st) != 0)
-    goto fail;
-  /* The server already holds seqs up to last_seq (a file restored from an
+  /* Ops up to last_seq are decided, but not all accepted: one may have
+   * been refused in an ack that never arrived. They stay in the outbox and
+   * are pushed again; the server answers each as it did (acked again, or
+   * refused again with the same code), so none is dropped unseen.
+   * The server already holds seqs up to last_seq (a file restored from an
    * old copy): new ops must not reuse them, or the server would take them
    * for resends and drop them. */
+  /* A server restored from an older backup numbers new ops again from
+   * below this cursor: pull everything again (applying an op twice
+   * changes nothing), or those ops would never arrive. */
+  if (local_cursor(l) > w->head) {
+    fprintf(stderr, "turf-tablet: server's head %llu is below this file's cursor %llu; "
+                    "pulling everything again\n",
+            (unsigned long long)w->head, (unsigned long long)local_cursor(l));
+    if (local__meta_set_int(l, "cursor", 0) != 0)
+      goto fail;
+  }
   next_seq = local_meta_int(l, "next_seq", 1);
   if ((uint64_t)next_seq <= w->last_seq) {
     fprintf(stderr, "turf-tablet: server holds ops up to seq %llu, file expected %lld\n",

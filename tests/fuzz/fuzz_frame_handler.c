@@ -68,6 +68,12 @@ int lws_write(struct lws *wsi, unsigned char *buf, size_t len, enum lws_write_pr
   int rc;
 
   FUZZ_REQUIRE(wsi == (struct lws *)&fz.fake_wsi, "write to a connection that is not ours");
+  /* conn.c writes the close frame itself (4 is lws's LWS_WRITE_CLOSE), and
+   * only after an error with x = true, with the close code as payload. */
+  if (wp == (enum lws_write_protocol)4) {
+    FUZZ_REQUIRE(fz.closing && len == 2, "a close frame without an error with x = true first");
+    return (int)len;
+  }
   FUZZ_REQUIRE(wp == LWS_WRITE_BINARY, "frames are binary messages");
   FUZZ_REQUIRE(!fz.closing, "a frame was written after an error with x = true");
   rc = proto_decode(buf, len, &f);

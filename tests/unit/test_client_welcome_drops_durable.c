@@ -1,7 +1,9 @@
 /* A welcome tells the tablet what the server already holds and how wrong
- * its clock is: outbox entries up to `last` are durable and leave the
- * outbox, the offset corrects every later timestamp, the token and
- * organisation are stored, and new ops never reuse a seq the server has. */
+ * its clock is: outbox entries up to `last` are decided but stay in the
+ * outbox until their ack or refusal arrives again (one may have been
+ * refused in an ack that was lost), the offset corrects every later
+ * timestamp, the token and organisation are stored, and new ops never
+ * reuse a seq the server has. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -59,9 +61,9 @@ int main(void) {
   w.org = PROTO_STR("Buurtwerk");
   CHECK_EQ_INT(local_apply_welcome(l, &w), 0);
 
-  CHECK_EQ_INT(local_outbox_count(l), 2);
+  CHECK_EQ_INT(local_outbox_count(l), 4);
   CHECK_EQ_INT(local_outbox_load(l, 0, 10, &batch), 0);
-  CHECK_EQ_INT(batch.ops[0].seq, 3);
+  CHECK_EQ_INT(batch.ops[0].seq, 1);
   local_batch_dispose(&batch);
   CHECK_EQ_INT(local_meta_text(l, "token", text, sizeof(text)), 0);
   CHECK_EQ_STR(text, "tok-123");
@@ -82,8 +84,20 @@ int main(void) {
    * next op must take a seq after the server's, never reuse one. */
   w.last_seq = 10;
   CHECK_EQ_INT(local_apply_welcome(l, &w), 0);
-  CHECK_EQ_INT(local_outbox_count(l), 0);
+  CHECK_EQ_INT(local_outbox_count(l), 4);
   CHECK_EQ_INT(record_log(l, "s1"), 11);
+
+  /* A server restored from an older backup: its head is below this file's
+   * cursor, so the tablet pulls everything again. */
+  CHECK_EQ_INT(local_meta_set_text(l, "cursor", "50"), 0);
+  CHECK_EQ_INT(local_cursor(l), 50);
+  w.head = 20;
+  CHECK_EQ_INT(local_apply_welcome(l, &w), 0);
+  CHECK_EQ_INT(local_cursor(l), 0);
+  w.head = 60; /* and a head above the cursor leaves it be */
+  CHECK_EQ_INT(local_meta_set_text(l, "cursor", "50"), 0);
+  CHECK_EQ_INT(local_apply_welcome(l, &w), 0);
+  CHECK_EQ_INT(local_cursor(l), 50);
 
   local_close(l);
   unlink(path);
