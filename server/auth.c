@@ -21,7 +21,6 @@
 #include <openssl/rand.h>
 #include <sqlite3.h>
 
-#include "http.h"
 #include "log.h"
 #include "passwd.h"
 #include "throttle.h"
@@ -751,9 +750,6 @@ int auth_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
   auth__http_t *h = user;
 
   switch (reason) {
-  case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-    return http_refuse_upgrade(wsi);
-
   case LWS_CALLBACK_HTTP:
     h->auth = auth__of(wsi);
     if (h->auth == NULL || h->auth->closing) {

@@ -22,8 +22,10 @@
  *   GET  /auth/me      -> 200 {"login","name","org","role"} or 401
  * A request with an Origin header from another site is refused (403).
  *
- * Wiring into ws.c: AUTH_LWS_PROTOCOL in the protocol list,
- * info.mounts = &auth_mount, and auth_attach() once the context exists.
+ * Wiring into ws.c: a protocol AUTH_PROTOCOL_NAME whose callback hands
+ * http events to auth_lws_callback (ws.c refuses websocket upgrades on it
+ * itself), info.mounts = &auth_mount, and auth_attach() once the context
+ * exists.
  * Any http route or websocket upgrade then asks auth_request_user(wsi).
  * Loop thread only. */
 #ifndef TURF_AUTH_H
@@ -44,10 +46,7 @@ typedef struct auth_s auth_t;
 int auth_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                       size_t len);
 
-/* Entry for the context's protocol list, and the mount that sends /auth/...
- * to it. */
-#define AUTH_LWS_PROTOCOL                                                                  \
-  { AUTH_PROTOCOL_NAME, auth_lws_callback, AUTH_SESSION_BYTES, 0, 0, NULL, 0 }
+/* The mount that sends /auth/... to the AUTH_PROTOCOL_NAME protocol. */
 extern const struct lws_http_mount auth_mount;
 
 /* Who a request is. */

@@ -71,10 +71,16 @@ static const config_option_t config__options[] = {
                max_device_ops_per_hour,
                "ops one device may push an hour, as many at once (default 20000;\n"
                "                             raise it to import a long history from one device)"),
+    CONFIG_OPT("max-org-ops-per-hour", "TURF_MAX_ORG_OPS_PER_HOUR", CONFIG_U32,
+               max_org_ops_per_hour,
+               "ops all devices of one organisation may push an hour (default 200000)"),
     CONFIG_OPT("tls-cert", "TURF_TLS_CERT", CONFIG_STR, tls_cert,
                "PEM certificate (chain): serve wss:// and https:// instead of ws:// and http://"),
     CONFIG_OPT("tls-key", "TURF_TLS_KEY", CONFIG_STR, tls_key,
                "PEM private key of --tls-cert"),
+    CONFIG_OPT("public-url", "TURF_PUBLIC_URL", CONFIG_STR, public_url,
+               "how browsers reach this turfd when that is not the address it listens\n"
+               "                             on: behind a proxy, https://turf.example.org"),
     CONFIG_OPT("admin-socket", "TURF_ADMIN_SOCKET", CONFIG_STR, admin_socket,
                "unix socket turfctl reaches this turfd on (default DB.sock; 'none': off)"),
     CONFIG_OPT("permessage-deflate", "TURF_PERMESSAGE_DEFLATE", CONFIG_BOOL, permessage_deflate,
@@ -93,6 +99,7 @@ static void config__defaults(config_t *cfg) {
   cfg->max_frame_bytes = PROTO_MAX_FRAME_BYTES;
   cfg->max_connections = 20000;
   cfg->max_device_ops_per_hour = 20000;
+  cfg->max_org_ops_per_hour = 200000;
   cfg->hello_timeout_s = 10;
   cfg->max_pushes_in_flight = 16;
   cfg->max_frames_per_s = 200;

@@ -31,8 +31,13 @@ typedef struct {
   uint32_t max_device_ops_per_hour; /* ops one device may push an hour, in
                                  bursts of as many (a quota, so that one
                                  device cannot fill the disk) */
+  uint32_t max_org_ops_per_hour; /* the same for all devices of an
+                                 organisation together */
   char tls_cert[4096];        /* PEM certificate (chain): serve wss/https */
   char tls_key[4096];         /* its PEM private key */
+  char public_url[256];       /* how tablets and browsers reach turfd when
+                                 that is not the address it listens on
+                                 (behind a proxy, on 0.0.0.0); "" if it is */
   char admin_socket[108];     /* unix socket turfctl talks to: "" derives
                                  <db>.sock, "none" turns it off */
   bool permessage_deflate;    /* accept clients' permessage-deflate (default

@@ -10,6 +10,7 @@
  * Owns nothing: replies point at static data. */
 #include "http.h"
 
+#include <arpa/inet.h>
 #include <libwebsockets.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,18 +25,57 @@
  * loop, and the buffer stays on the stack. */
 #define HTTP__CHUNK 4096
 
+/* The origin browsers use when turfd is reached by another address than
+ * its own (--public-url): "scheme://host[:port]", or "" when not set. */
+static char http__public_origin[256];
+
+int http_set_public_url(const char *url) {
+  const char *host = strstr(url, "://");
+  size_t n;
+
+  http__public_origin[0] = '\0';
+  if (url[0] == '\0')
+    return 0;
+  if (!host || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
+    return -1;
+  n = strcspn(host + 3, "/?#");
+  if (n == 0 || (size_t)(host + 3 - url) + n >= sizeof http__public_origin)
+    return -1;
+  snprintf(http__public_origin, sizeof http__public_origin, "%.*s",
+           (int)((host + 3 - url) + n), url);
+  return 0;
+}
+
+/* A Host header (host[:port], [v6]:port) that names this machine by address
+ * or as localhost: a web page cannot have the browser send it for a name
+ * of its own (DNS rebinding), as it can for any other name. */
+static bool http__host_is_address(const char *host) {
+  char name[256];
+  unsigned char addr[16];
+  const char *end;
+
+  if (host[0] == '[') {
+    end = strchr(host, ']');
+    if (!end || end - host - 1 >= (long)sizeof name) return false;
+    snprintf(name, sizeof name, "%.*s", (int)(end - host - 1), host + 1);
+    return inet_pton(AF_INET6, name, addr) == 1;
+  }
+  snprintf(name, sizeof name, "%.*s", (int)strcspn(host, ":"), host);
+  return strcmp(name, "localhost") == 0 || inet_pton(AF_INET, name, addr) == 1;
+}
+
 bool http_same_origin(struct lws *wsi) {
   char origin[256], host[256], want[300];
   int n = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
 
   if (n <= 0)
     return lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) == 0; /* absent, not too long */
-  if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0)
-    return false;
-  snprintf(want, sizeof(want), "http://%s", host);
-  if (strcmp(origin, want) == 0)
+  if (http__public_origin[0] && strcmp(origin, http__public_origin) == 0)
     return true;
-  snprintf(want, sizeof(want), "https://%s", host);
+  if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0 || !http__host_is_address(host))
+    return false;
+  /* The page came over this very connection's scheme. */
+  snprintf(want, sizeof(want), "%s://%s", lws_is_ssl(wsi) ? "https" : "http", host);
   return strcmp(origin, want) == 0;
 }
 

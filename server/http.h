@@ -29,9 +29,16 @@ int http_on_request(struct lws *wsi, const char *path, http_reply_t *reply);
 /* For LWS_CALLBACK_HTTP_WRITEABLE while reply->body is set. */
 int http_on_writable(struct lws *wsi, http_reply_t *reply);
 
-/* For the dashboard's websocket: no Origin header (not a browser) or the
- * Origin is this very host, http or https. Cannot fail. */
+/* For the dashboard's websocket: no Origin header (not a browser), the
+ * Origin of --public-url, or the Origin of this very host over this
+ * connection's scheme (https only over TLS) when the host is an address or
+ * localhost (a name needs --public-url: any web site can point a name of
+ * its own at this machine). Cannot fail. */
 bool http_same_origin(struct lws *wsi);
+/* Sets the public URL (--public-url, "" for none): an http(s) URL whose
+ * scheme, host and port browsers use. Returns 0, or -1 when it is no such
+ * URL. Call once at start. */
+int http_set_public_url(const char *url);
 
 /* For LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION of a protocol that serves
  * http only ("http", which lws also picks for an upgrade naming no

@@ -21,6 +21,7 @@
 #include "auth.h"
 #include "config.h"
 #include "dashboard.h"
+#include "http.h"
 #include "log.h"
 #include "passwd.h"
 #include "sync.h"
@@ -224,6 +225,10 @@ int main(int argc, char **argv) {
   }
   if (rc != 0) {
     log_error("cannot open database %s: %s", t.cfg.db, uv_strerror(rc));
+    return 1;
+  }
+  if (http_set_public_url(t.cfg.public_url) != 0) {
+    log_error("--public-url %s is not an http:// or https:// URL", t.cfg.public_url);
     return 1;
   }
   if (ws_probe_listen(&t.cfg) != 0) return 1;

@@ -52,6 +52,7 @@ struct sync_s {
   peers_t *pending;       /* connections per address before their welcome */
   uint32_t pushes_in_flight; /* of all connections */
   throttle_t *quota;      /* ops each device may still push (its hourly quota) */
+  throttle_t *org_quota;  /* ... and each organisation, keyed by its id */
   uv_timer_t probe;       /* looks for commits made outside turfd */
   bool probe_open;        /* probe initialised (at the first welcome) */
   uint32_t probes_in_flight;
@@ -94,9 +95,12 @@ sync_t *sync_new(uv_loop_t *loop, store_t *store, const config_t *cfg) {
   sync->pending = peers_new();
   sync->quota = throttle_new(cfg->max_device_ops_per_hour,
                              3600u * 1000u / cfg->max_device_ops_per_hour);
-  if (!sync->pending || !sync->quota) {
+  sync->org_quota = throttle_new(cfg->max_org_ops_per_hour,
+                                 3600u * 1000u / cfg->max_org_ops_per_hour);
+  if (!sync->pending || !sync->quota || !sync->org_quota) {
     peers_free(sync->pending);
     throttle_free(sync->quota);
+    throttle_free(sync->org_quota);
     free(sync);
     return NULL;
   }
@@ -121,6 +125,7 @@ void sync_free(sync_t *sync) {
   }
   peers_free(sync->pending);
   throttle_free(sync->quota);
+  throttle_free(sync->org_quota);
   free(sync);
 }
 
@@ -549,12 +554,21 @@ static bool sync__push_allowed(sync_t *sync, conn_t *conn, const proto_push_t *p
     conn_send_error(conn, PROTO_ERATE_LIMITED, msg, false);
     return false;
   }
-  /* The device's quota, over all its connections and reconnections. */
+  /* The quotas of the device (over all its connections) and of its
+   * organisation. */
+  char org_key[24];
+  snprintf(org_key, sizeof org_key, "%" PRId64, conn->org_id);
   uint64_t wait = throttle_take_n(sync->quota, conn->device, push->nops, now);
   if (wait > 0) {
     snprintf(msg, sizeof msg,
              "this device may push %u ops an hour; try again in %" PRIu64 " s",
              sync->cfg->max_device_ops_per_hour, (wait + 999) / 1000);
+  } else if ((wait = throttle_take_n(sync->org_quota, org_key, push->nops, now)) > 0) {
+    snprintf(msg, sizeof msg,
+             "this organisation may push %u ops an hour; try again in %" PRIu64 " s",
+             sync->cfg->max_org_ops_per_hour, (wait + 999) / 1000);
+  }
+  if (wait > 0) {
     log_warn("quota conn=%" PRIu64 " device=%s: %s", conn->id, conn->device, msg);
     conn_send_error(conn, PROTO_ERATE_LIMITED, msg, false);
     return false;

@@ -138,6 +138,13 @@ static int ws__http_callback(struct lws *wsi, enum lws_callback_reasons reason, 
   }
 }
 
+/* The login routes (auth.h) serve http only: no websocket on them. */
+static int ws__auth_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                             void *in, size_t len) {
+  if (reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION) return http_refuse_upgrade(wsi);
+  return auth_lws_callback(wsi, reason, user, in, len);
+}
+
 static int ws__dashboard_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                                   void *in, size_t len) {
   ws_t *ws = ws__from(wsi);
@@ -207,7 +214,8 @@ static const struct lws_protocols ws__protocols[] = {
      * protocols' values, and a smaller one here broke the 1 MiB check. */
     {DASHBOARD_SUBPROTOCOL, ws__dashboard_callback, sizeof(dashboard_session_t), 64 * 1024, 0,
      NULL, 0},
-    AUTH_LWS_PROTOCOL, /* /auth/login, /auth/logout, /auth/me (auth.h) */
+    /* /auth/login, /auth/logout, /auth/me (auth.h) */
+    {AUTH_PROTOCOL_NAME, ws__auth_callback, AUTH_SESSION_BYTES, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

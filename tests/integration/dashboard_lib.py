@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -29,14 +30,14 @@ PARTS = ("orgs", "today", "devices", "conflicts", "duplicates", "messages")
 
 
 class Server:
-    def __init__(self, tmp, listen="127.0.0.1", wrap=()):
+    def __init__(self, tmp, listen="127.0.0.1", wrap=(), flags=()):
         self.tmp = tmp
         self.db = os.path.join(tmp, "server.db")
         ready = os.path.join(tmp, "ready")
         self.log = open(os.path.join(tmp, "turfd.log"), "w")
         self.proc = subprocess.Popen(
             [*wrap, TURFD, "--listen", listen, "--port", "0", "--db", self.db, "--demo",
-             "--demo-uses", "100", "--ready-file", ready],
+             "--demo-uses", "100", "--ready-file", ready, *flags],
             stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + WAIT_S
         while not os.path.exists(ready):
@@ -178,6 +179,31 @@ class Feed:
             if (s["activity_name"] or "").startswith(prefix):
                 return s
         raise AssertionError(f"no session {prefix} today")
+
+
+def upgrade(port, host, origin=None, cookie=None):
+    """A raw websocket handshake for the dashboard (so the headers are
+    exactly ours); returns the status line."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    req = (f"GET / HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+           "Sec-WebSocket-Protocol: turf.dashboard.v1\r\n")
+    if origin:
+        req += f"Origin: {origin}\r\n"
+    if cookie:
+        req += f"Cookie: {cookie}\r\n"
+    sock.sendall((req + "\r\n").encode())
+    data = b""
+    try:
+        while b"\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        pass
+    sock.close()
+    return data.split(b"\r\n", 1)[0].decode("latin-1")
 
 
 def run(test):

@@ -13,13 +13,12 @@ server/web/.
 import asyncio
 import http.client
 import os
-import socket
 import sys
 
 import websockets
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dashboard_lib import Feed, run  # noqa: E402
+from dashboard_lib import Feed, run, upgrade  # noqa: E402
 
 WEB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "server", "web")
 
@@ -34,31 +33,6 @@ def get(port, path, method="GET", host=None, cookie=None):
     body = res.read()
     con.close()
     return res.status, {k.lower(): v for k, v in res.getheaders()}, body
-
-
-def upgrade(port, host, origin=None, cookie=None):
-    """A raw websocket handshake for the dashboard (so the headers are
-    exactly ours); returns the status line."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    req = (f"GET / HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-           "Sec-WebSocket-Protocol: turf.dashboard.v1\r\n")
-    if origin:
-        req += f"Origin: {origin}\r\n"
-    if cookie:
-        req += f"Cookie: {cookie}\r\n"
-    sock.sendall((req + "\r\n").encode())
-    data = b""
-    try:
-        while b"\r\n" not in data:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    except OSError:
-        pass
-    sock.close()
-    return data.split(b"\r\n", 1)[0].decode("latin-1")
 
 
 def check_page(status, headers, body, want, what):

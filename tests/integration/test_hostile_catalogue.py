@@ -382,6 +382,14 @@ async def catalogue(server, tablet, session, person, compression):
     assert (await again.recv())["t"] == WELCOME, "the device's own token stopped working"
     await again.ws.close()
     ok("a code for a known device id", "BAD_CREDENTIALS, the device keeps its token")
+    # A clock at -2^63: the offset saturates rather than overflowing.
+    odd = await Peer(server, compression).open()
+    await odd.send(pack({"t": HELLO, "v": 1, "dev": "clock-" + uuid.uuid4().hex[:8],
+                         "code": server.code, "now": -2**63}))
+    welcome = await odd.recv()
+    assert welcome["t"] == WELCOME and welcome["off"] == 2**63 - 1, welcome
+    await odd.ws.close()
+    ok("a hello with now = -2^63", "welcome with off = 2^63-1")
     for what, raw, code in frame_refusals(session):
         await peer.send(raw)
         await expect_error(peer, code, False, what)

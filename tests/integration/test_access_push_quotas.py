@@ -1,5 +1,6 @@
 """One device cannot fill the disk: it may push --max-device-ops-per-hour
-ops an hour (as many at once). A push over the quota gets RATE_LIMITED
+ops an hour (as many at once), and all devices of an organisation together
+--max-org-ops-per-hour. A push over the quota gets RATE_LIMITED
 with the wait in words and the connection stays; nothing of it is stored
 and its seqs are not consumed, so the device sends it again later.
 Reconnecting does not reset the quota; other devices are not affected.
@@ -11,7 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from access_lib import (ACK, ERROR, LIVE, CHANGES, PUSH, RATE_LIMITED, TALLY, Device,  # noqa
                         Server, acked, now_ms, run)
 
-QUOTA = 300
+QUOTA, ORG_QUOTA = 300, 500
 
 
 def tallies(device, n, first_seq):
@@ -27,10 +28,11 @@ async def answer(device):
 
 
 async def main(tmp):
-    server = Server(tmp, "--max-device-ops-per-hour", str(QUOTA))
+    server = Server(tmp, "--max-device-ops-per-hour", str(QUOTA),
+                    "--max-org-ops-per-hour", str(ORG_QUOTA))
     session = server.sql("select id from sessions limit 1")[0][0]
-    greedy, other = Device(server), Device(server)
-    for d in (greedy, other):
+    greedy, other, third = Device(server), Device(server), Device(server)
+    for d in (greedy, other, third):
         await d.enrol(server.code)
         d.session = session
 
@@ -60,6 +62,17 @@ async def main(tmp):
     ack = await other.push(*[{"y": TALLY, "k": session, "f": {1: 1}}])
     assert acked(ack) == {1}, ack
     print("ok - other devices push as usual")
+
+    # The organisation has 199 of its 500 left: the third device's 150 go,
+    # its next 100 do not.
+    await third.send({"t": PUSH, "ops": tallies(third, 150, 1)})
+    ack = await answer(third)
+    assert ack["t"] == ACK and ack.get("a") == [[1, 150]], ack
+    await third.send({"t": PUSH, "ops": tallies(third, 100, 151)})
+    refusal = await answer(third)
+    assert refusal["t"] == ERROR and refusal["c"] == RATE_LIMITED, refusal
+    assert f"organisation may push {ORG_QUOTA} ops an hour" in refusal["m"], refusal
+    print(f"ok - the organisation's {ORG_QUOTA} ops an hour: {refusal['m']}")
     assert "quota conn=" in server.log_text()
     server.stop()
 
