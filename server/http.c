@@ -147,10 +147,17 @@ int http_on_request(struct lws *wsi, const char *path, http_reply_t *reply) {
   /* The dashboard shows an organisation's people: only to its
    * coordinators. The login page sends one who is logged in on to it. */
   logged_in = page != HTTP__FILE && auth_request_user(wsi, &user) == 0;
-  if (page == HTTP__DASHBOARD && !logged_in)
-    return http__redirect(wsi, "/login", reply);
-  if (page == HTTP__LOGIN && logged_in)
-    return http__redirect(wsi, "/", reply);
+  if ((page == HTTP__DASHBOARD && !logged_in) || (page == HTTP__LOGIN && logged_in)) {
+    /* The page's language (?lang=en) goes along. */
+    char arg[16], location[32];
+    const char *to = page == HTTP__DASHBOARD ? "/login" : "/";
+    const char *lang = lws_get_urlarg_by_name(wsi, "lang=", arg, sizeof arg);
+    if (lang && (strcmp(lang, "en") == 0 || strcmp(lang, "nl") == 0))
+      snprintf(location, sizeof location, "%s?lang=%s", to, lang);
+    else
+      snprintf(location, sizeof location, "%s", to);
+    return http__redirect(wsi, location, reply);
+  }
 
   /* no-store: a new turfd serves a new page, and the page answers only a
    * session; the policy keeps it from being framed or loading anything

@@ -83,11 +83,10 @@ static void turfd__on_signal(uv_signal_t *handle, int signum) {
   t->auth = NULL;
   /* Tablets are told SHUTTING_DOWN, each after the ack of a push in flight;
    * they get up to TURFD__DRAIN_MS to read it and close. */
-  t->drain.data = t;
   t->drain_started = uv_now(&t->loop);
-  if (uv_timer_init(&t->loop, &t->drain) != 0 ||
-      uv_timer_start(&t->drain, turfd__drain_tick, 0, TURFD__DRAIN_TICK_MS) != 0)
-    turfd__stop(t);
+  uv_timer_init(&t->loop, &t->drain); /* cannot fail */
+  t->drain.data = t;
+  uv_timer_start(&t->drain, turfd__drain_tick, 0, TURFD__DRAIN_TICK_MS);
 }
 
 static int64_t turfd__now_ms(void) {
@@ -177,8 +176,8 @@ static void turfd__fit_limits(config_t *cfg) {
       uint32_t fit = rl.rlim_cur > 2 * TURFD__FD_RESERVE
                          ? (uint32_t)(rl.rlim_cur - TURFD__FD_RESERVE)
                          : TURFD__FD_RESERVE;
-      log_warn("the open-files limit (%llu) allows %u connections, not %u; `ulimit -n` "
-               "raises it", (unsigned long long)rl.rlim_cur, fit, cfg->max_connections);
+      log_info("at most %u connections, not %u: the open-files limit is %llu (`ulimit -n` "
+               "raises it)", fit, cfg->max_connections, (unsigned long long)rl.rlim_cur);
       cfg->max_connections = fit;
     }
   }

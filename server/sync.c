@@ -19,8 +19,8 @@
 #include "../storage/scope.h"
 #include "log.h"
 #include "peers.h"
-#include "throttle.h"
 #include "recent.h"
+#include "throttle.h"
 
 /* Recent ops kept encoded per organisation (recent.h), and by all of them
  * together: a reconnect storm of 100 organisations with 1,000 fresh ops

@@ -227,6 +227,7 @@ static const struct lws_protocols ws__protocols[] = {
 static void ws__lws_log(int level, const char *line) {
   static char last[256];
   static uint64_t last_ms, repeated;
+  static log_level_t last_lvl;
   size_t n = strlen(line);
   log_level_t lvl = level == LLL_ERR ? LOG_ERROR : level == LLL_WARN ? LOG_WARN : LOG_DEBUG;
   uint64_t now = uv_hrtime() / 1000000;
@@ -238,9 +239,10 @@ static void ws__lws_log(int level, const char *line) {
     return;
   }
   if (repeated)
-    log_write(lvl, "lws: the line before repeated %" PRIu64 " more time(s)", repeated);
+    log_write(last_lvl, "lws: the line before repeated %" PRIu64 " more time(s)", repeated);
   repeated = 0;
   last_ms = now;
+  last_lvl = lvl;
   snprintf(last, sizeof last, "%.*s", (int)n, line);
   log_write(lvl, "lws: %.*s", (int)n, line);
 }

@@ -158,6 +158,8 @@
   function statusWord(s) { return s ? t('status_' + s) : '—'; }
   function deviceLabel(id, name) {
     if (id === 'server' || (id && id.startsWith('server-'))) return t('server');
+    // A tablet named "Tablet Wijkcentrum" is not called "Tablet Tablet …".
+    if (name && /^tablet\b/i.test(name)) return name;
     return t('tablet', name || (id ? id.slice(0, 8) : '?'));
   }
   function valueWord(type, field, v) {

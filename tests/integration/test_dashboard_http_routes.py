@@ -55,6 +55,10 @@ async def test(server):
         status, headers, body = get(port, path)
         assert status == 303 and headers["location"].endswith("/login"), (path, status, headers)
         assert body == b"" and headers["cache-control"] == "no-store"
+    # The page's language goes along to the login form (and nothing else).
+    assert get(port, "/?lang=en")[1]["location"].endswith("/login?lang=en")
+    assert get(port, "/dashboard/?lang=nl")[1]["location"].endswith("/login?lang=nl")
+    assert get(port, "/?lang=%22%3E")[1]["location"].endswith("/login")
     check_page(*get(port, "/login"), login_page, "/login")
     assert b'action="/auth/login"' in login_page and b'method="post"' in login_page
     for name, ctype in (("app.js", "text/javascript; charset=utf-8"),
@@ -73,6 +77,7 @@ async def test(server):
         check_page(*get(port, path, cookie=cookie), index, path)
     status, headers, _ = get(port, "/login", cookie=cookie)
     assert status == 303 and headers["location"].endswith("/"), (status, headers)
+    assert get(port, "/login?lang=en", cookie=cookie)[1]["location"].endswith("/?lang=en")
     # Any name the server is reached by serves it (logins, not addresses,
     # guard it now).
     assert get(port, "/dashboard/", host=f"turf.example:{port}", cookie=cookie)[0] == 200
