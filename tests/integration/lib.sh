@@ -89,5 +89,10 @@ tablet_enroll() {
   tablet "$1" enroll --server "$TURF_URL" --code "$TURF_CODE" --name "$1" >/dev/null
 }
 
+# sqlite3 waits up to 10 s for a lock: tests read files that turfd or a
+# tablet is writing, and a read can meet a moment's lock (SQLITE_BUSY: seen
+# as "database is locked" in prepare while a tablet opened its file).
+sqlite3() { command sqlite3 -cmd ".timeout 10000" "$@"; }
+
 # sql QUERY — runs a query on the server database.
 sql() { sqlite3 -batch -noheader "$TURF_DB" "$1"; }
