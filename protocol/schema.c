@@ -6,6 +6,8 @@
 #include "schema.h"
 
 #include <stddef.h>
+#include <stdio.h>
+#include <time.h>
 
 /* Text shapes checked beyond length. Kept next to the table rather than in
  * schema_field_t because only validation needs them. */
@@ -271,4 +273,11 @@ int schema_validate_op(const proto_op_t *op) {
       return PROTO_EINVALID_OP;
   }
   return 0;
+}
+
+void schema_local_date(int64_t ms, char date[11]) {
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  if (localtime_r(&t, &tm) == NULL || strftime(date, 11, "%Y-%m-%d", &tm) == 0)
+    snprintf(date, 11, "0000-00-00");
 }

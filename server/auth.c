@@ -256,10 +256,12 @@ static int auth__open_session(auth_t *auth, const auth__login_t *job,
       return -1;
   }
   uint32_t mine = 0, my_oldest = 0;
-  for (uint32_t i = 0; i < auth->nsessions; i++)
-    if (auth->sessions[i].coordinator == job->coordinator &&
-        (mine++ == 0 || auth->sessions[i].used_ms < auth->sessions[my_oldest].used_ms))
+  for (uint32_t i = 0; i < auth->nsessions; i++) {
+    if (auth->sessions[i].coordinator != job->coordinator) continue;
+    if (mine == 0 || auth->sessions[i].used_ms < auth->sessions[my_oldest].used_ms)
       my_oldest = i;
+    mine++;
+  }
   if (mine >= AUTH__MAX_SESSIONS_PER_ACCOUNT) {
     auth__drop(auth, my_oldest);
   } else if (auth->nsessions == AUTH__MAX_SESSIONS) {

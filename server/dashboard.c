@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../protocol/schema.h"
 #include "auth.h"
 #include "http.h"
 #include "log.h"
@@ -288,12 +289,7 @@ static void dash__job_free(dash_job_t *job) {
   free(job);
 }
 
-static void dash__today(char date[11]) {
-  time_t now = time(NULL);
-  struct tm tm;
-  if (localtime_r(&now, &tm) == NULL || strftime(date, 11, "%Y-%m-%d", &tm) == 0)
-    snprintf(date, 11, "0000-00-00");
-}
+static void dash__today(char date[11]) { schema_local_date(dash__now_ms(), date); }
 
 static dash_org_t *dash__org(dashboard_t *dash, int64_t id) {
   for (dash_org_t *o = dash->orgs; o; o = o->next)

@@ -55,7 +55,7 @@ struct sync_s {
   throttle_t *org_quota;  /* ... and each organisation, keyed by its id */
   uv_timer_t probe;       /* looks for commits made outside turfd */
   bool probe_open;        /* probe initialised (at the first welcome) */
-  uint32_t probes_in_flight;
+  bool probe_in_flight;
 };
 
 /* Commits made outside this turfd (turfctl without the admin socket, an
@@ -887,34 +887,37 @@ static void sync__changed_read(sync_t *sync, int64_t org_id, uint64_t from) {
 static void sync__probe_done(store_req_t *req) {
   sync_job_t *job = req->data;
   sync_t *sync = job->sync;
-  int64_t org_id = req->u.pull.org_id;
-  uint64_t head = req->u.pull.head;
-  org_t *org;
+  const store_heads_t *h = &req->u.heads;
 
-  sync->probes_in_flight--;
+  sync->probe_in_flight = false;
   /* A push of this loop may have committed after the probe read: its
    * completion, not yet handled, would explain a greater head. */
-  if (req->status == 0 && !sync->shutting_down && sync->pushes_in_flight == 0 &&
-      (org = sync__org_find(sync, org_id)) != NULL && org->conns && head > org->head) {
-    log_info("org=%" PRId64 ": commits from outside turfd found (head %" PRIu64 ", known %" PRIu64
-             ")", org_id, head, org->head);
-    sync_org_changed(sync, org_id);
+  if (req->status == 0 && !sync->shutting_down && sync->pushes_in_flight == 0) {
+    for (org_t *org = sync->orgs; org; org = org->next) {
+      if (!org->conns) continue;
+      /* h->orgs is ascending: a binary search for this organisation. */
+      uint32_t lo = 0, hi = h->n;
+      while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (h->orgs[mid] < org->id) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo == h->n || h->orgs[lo] != org->id || h->heads[lo] <= org->head) continue;
+      log_info("org=%" PRId64 ": commits from outside turfd found (head %" PRIu64
+               ", known %" PRIu64 ")", org->id, h->heads[lo], org->head);
+      sync_org_changed(sync, org->id);
+    }
   }
   sync__job_free(job);
 }
 
+/* One read of every organisation's head a second, answered by the reader
+ * thread. */
 static void sync__probe_tick(uv_timer_t *timer) {
   sync_t *sync = timer->data;
-  if (sync->shutting_down || sync->probes_in_flight > 0 || sync->pushes_in_flight > 0) return;
-  for (org_t *org = sync->orgs; org; org = org->next) {
-    if (!org->conns) continue;
-    sync_job_t *job = sync__job(sync, NULL, NULL, STORE_PULL);
-    if (!job) return;
-    job->req.u.pull.org_id = org->id;
-    job->req.u.pull.cursor = org->head;
-    job->req.u.pull.limit = 1;
-    if (sync__submit(job, sync__probe_done) == 0) sync->probes_in_flight++;
-  }
+  if (sync->shutting_down || sync->probe_in_flight || sync->pushes_in_flight > 0) return;
+  sync_job_t *job = sync__job(sync, NULL, NULL, STORE_HEADS);
+  if (job && sync__submit(job, sync__probe_done) == 0) sync->probe_in_flight = true;
 }
 
 static void sync__probe_start(sync_t *sync) {

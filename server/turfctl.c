@@ -199,13 +199,9 @@ static int64_t turfctl__now_ms(void) {
 /* The --date option: "today" is the local date of now (ms); anything else
  * is passed on as it is (storage validates it). Returns arg or buf. */
 static const char *turfctl__date(const char *arg, int64_t now, char buf[11]) {
-  time_t t = (time_t)(now / 1000);
-  struct tm tm;
-
   if (arg == NULL || strcmp(arg, "today") != 0)
     return arg;
-  if (localtime_r(&t, &tm) == NULL || strftime(buf, 11, "%Y-%m-%d", &tm) == 0)
-    return arg; /* a year past 9999: storage refuses "today" as a date */
+  schema_local_date(now, buf);
   return buf;
 }
 

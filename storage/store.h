@@ -32,6 +32,7 @@ typedef enum {
   STORE_PULL,      /* read: ops after a cursor */
   STORE_VIEW,      /* read: the coordinator dashboard's view (store_dashboard.c) */
   STORE_ACTION,    /* write: a coordinator's revert, dismissal or merge */
+  STORE_HEADS,     /* read: every organisation's newest server_seq */
 } store_req_type_t;
 
 typedef struct {
@@ -146,6 +147,15 @@ typedef struct {
   uint64_t head;              /* org's newest server_seq after the commit */
 } store_action_t;
 
+/* Every organisation's head as the database holds it, also what another
+ * process (turfctl) committed there. */
+typedef struct {
+  /* out (owned by the request) */
+  int64_t *orgs;              /* organisation ids, ascending */
+  uint64_t *heads;            /* heads[i] is orgs[i]'s newest server_seq */
+  uint32_t n;
+} store_heads_t;
+
 struct store_req_s {
   void *data;                 /* the caller's context */
   store_req_type_t type;
@@ -158,6 +168,7 @@ struct store_req_s {
     store_pull_t pull;
     store_view_t view;
     store_action_t action;
+    store_heads_t heads;
   } u;
   /* private */
   store_cb _cb;

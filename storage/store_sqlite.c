@@ -390,6 +390,11 @@ void store_req_dispose(store_req_t *req) {
   case STORE_VIEW:
     store__view_dispose(req);
     break;
+  case STORE_HEADS:
+    free(req->u.heads.orgs);
+    free(req->u.heads.heads);
+    memset(&req->u.heads, 0, sizeof(req->u.heads));
+    break;
   case STORE_HELLO:
   case STORE_STATUS:
   default:
@@ -436,6 +441,7 @@ void store_req_dispose(store_req_t *req) {
   XX(begin, "BEGIN")                                                                   \
   XX(commit, "COMMIT")                                                                 \
   XX(head, "SELECT head FROM orgs WHERE id = ?1")                                      \
+  XX(heads, "SELECT id, head FROM orgs ORDER BY id")                                   \
   XX(ops, "SELECT server_seq, device, seq, hlc, base, rtype, k, k2, fields FROM ops "   \
           "WHERE org = ?1 AND server_seq > ?2 ORDER BY server_seq LIMIT ?3")              \
   XX(ops_locs, "SELECT server_seq, device, seq, hlc, base, rtype, k, k2, fields, loc "   \
@@ -1039,6 +1045,30 @@ static int store__status(store__writer_t *w, store_req_t *req) {
 
 /* ---- reader requests ------------------------------------------------------ */
 
+static int store__heads(store__reader_t *r, store_req_t *req) {
+  store_heads_t *h = &req->u.heads;
+  uint32_t cap = 0;
+  int rc;
+
+  while ((rc = sqlite3_step(r->heads)) == SQLITE_ROW) {
+    if (h->n == cap) {
+      uint32_t grown = cap ? 2 * cap : 16;
+      int64_t *orgs = realloc(h->orgs, grown * sizeof(*orgs));
+      if (orgs) h->orgs = orgs;
+      uint64_t *heads = orgs ? realloc(h->heads, grown * sizeof(*heads)) : NULL;
+      if (!heads) {
+        store__done(r->heads, SQLITE_DONE);
+        return PROTO_ENOMEM;
+      }
+      h->heads = heads;
+      cap = grown;
+    }
+    h->orgs[h->n] = sqlite3_column_int64(r->heads, 0);
+    h->heads[h->n++] = (uint64_t)sqlite3_column_int64(r->heads, 1);
+  }
+  return store__done(r->heads, rc);
+}
+
 static int store__pull(store__reader_t *r, store_req_t *req) {
   store_pull_t *p = &req->u.pull;
   sqlite3_stmt *st;
@@ -1344,9 +1374,10 @@ static void store__reader_main(void *arg) {
 
   while ((list = store__queue_take(&s->rq, STORE__READ_BATCH)) != NULL) {
     for (req = list; req != NULL; req = req->_next) {
-      req->status = req->type == STORE_PULL   ? store__pull(&s->reader, req)
-                    : req->type == STORE_VIEW ? store__view(s->reader.db, req)
-                                              : PROTO_EINTERNAL;
+      req->status = req->type == STORE_PULL    ? store__pull(&s->reader, req)
+                    : req->type == STORE_VIEW  ? store__view(s->reader.db, req)
+                    : req->type == STORE_HEADS ? store__heads(&s->reader, req)
+                                               : PROTO_EINTERNAL;
       if (req->status != 0) {
         store_req_dispose(req);
         req->status = PROTO_ESTORAGE;
@@ -1517,6 +1548,10 @@ int store_submit(store_t *s, store_req_t *req, store_cb cb) {
   case STORE_VIEW:
     memset(req->u.view.json, 0, sizeof(req->u.view.json));
     req->u.view.org = 0;
+    q = &s->rq;
+    break;
+  case STORE_HEADS:
+    memset(&req->u.heads, 0, sizeof(req->u.heads));
     q = &s->rq;
     break;
   case STORE_ACTION:

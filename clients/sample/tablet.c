@@ -74,13 +74,7 @@ static void tablet__hhmm(int64_t ms, char buf[6]) {
     snprintf(buf, 6, "--:--");
 }
 
-void tablet_today(local_t *local, char date[11]) {
-  time_t t = (time_t)(local_now(local) / 1000);
-  struct tm tm;
-  /* A year beyond 9999 does not fit: no session is dated then anyway. */
-  if (localtime_r(&t, &tm) == NULL || strftime(date, 11, "%Y-%m-%d", &tm) == 0)
-    snprintf(date, 11, "0000-00-00");
-}
+void tablet_today(local_t *local, char date[11]) { schema_local_date(local_now(local), date); }
 
 static int tablet__record(local_t *local, uint8_t type, const char *key, const char *key2,
                           proto_field_t *fields, uint32_t nfields, local_prepare_cb prepare,

@@ -181,10 +181,10 @@ class Feed:
         raise AssertionError(f"no session {prefix} today")
 
 
-def upgrade(port, host, origin=None, cookie=None):
-    """A raw websocket handshake for the dashboard (so the headers are
-    exactly ours); returns the status line."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+def upgrade(port, host, origin=None, cookie=None, address="127.0.0.1"):
+    """A raw websocket handshake for the dashboard to address:port (so the
+    headers are exactly ours: Host is host); returns the status line."""
+    sock = socket.create_connection((address, port), timeout=30)
     req = (f"GET / HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
            "Sec-WebSocket-Protocol: turf.dashboard.v1\r\n")

@@ -19,7 +19,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dashboard_lib import Server, Tablet  # noqa: E402
 
 PROBE = r'''
-import socket, sys, urllib.parse, urllib.request, urllib.error
+import sys, urllib.parse, urllib.request, urllib.error
+sys.path.insert(0, LIBDIR)
+from dashboard_lib import upgrade
 host, port, what = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 cookie = sys.argv[4] if len(sys.argv) > 4 else ""
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -27,21 +29,7 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 opener = urllib.request.build_opener(NoRedirect)
 if what == "upgrade":
-    s = socket.create_connection((host, port), timeout=30)
-    s.sendall(("GET / HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
-               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-               "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: turf.dashboard.v1\r\n"
-               "%s\r\n" % (host, port, "Cookie: %s\r\n" % cookie if cookie else "")).encode())
-    data = b""
-    try:
-        while b"\r\n" not in data:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    except OSError:
-        pass
-    print(data.split(b"\r\n", 1)[0].decode("latin-1") or "closed")
+    print(upgrade(port, "%s:%d" % (host, port), cookie=cookie, address=host) or "closed")
 elif what == "login":
     body = urllib.parse.urlencode({"login": sys.argv[4], "password": sys.argv[5]}).encode()
     req = urllib.request.Request("http://%s:%d/auth/login" % (host, port), data=body,
@@ -56,6 +44,8 @@ else:
     except urllib.error.HTTPError as e:
         print(e.code)
 '''
+# The probe runs in the namespace but imports the same helpers as the tests.
+PROBE = PROBE.replace("LIBDIR", repr(os.path.dirname(os.path.abspath(__file__))))
 
 
 def sh(*args, check=True):
