@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../protocol/hlc.h"
+#include "../protocol/schema.h"
 #include "dashboard.h"
 #include "../storage/scope.h"
 #include "log.h"
@@ -238,25 +239,42 @@ static size_t sync__budget(const sync_t *sync) { return sync->cfg->max_queued_by
 
 /* Encodes ops[0..n) as one changes/live frame, taking fewer ops when the
  * frame would exceed the message limit (ops bring their device ids, so a
- * full push can come back larger than it went in). The frame's cursor is
- * end when every op fits (a scoped page may end past its last op), else
- * the last op taken. Returns the message and sets *taken to the number of
- * ops in it (>= 1 when nops >= 1). */
-static conn_msg_t *sync__encode_page(proto_frame_type_t type, proto_op_t *ops, uint32_t nops,
-                                     uint64_t from, uint64_t end, bool more, uint32_t *taken) {
+ * full push can come back larger than it went in). backfill (NULL: none)
+ * marks the ops a scoped device gets ahead of a check-in, out of
+ * server_seq order; a cut never moves the cursor by them. The frame's
+ * cursor (*cursor) is end when every op fits (a scoped page may end past
+ * its last op), else the last op taken that is not backfill (from when
+ * there is none). Returns the message and sets *taken to the number of ops
+ * in it (>= 1 when nops >= 1). */
+static conn_msg_t *sync__encode_page(proto_frame_type_t type, proto_op_t *ops,
+                                     const bool *backfill, uint32_t nops, uint64_t from,
+                                     uint64_t end, bool more, uint32_t *taken,
+                                     uint64_t *cursor) {
   uint32_t n = nops;
   for (;;) {
     proto_frame_t frame = {.type = type};
     bool cut = n < nops;
-    frame.u.changes = (proto_changes_t){.from = from,
-                                        .cursor = cut ? ops[n - 1].server_seq : end,
-                                        .more = more || cut, .nops = n, .ops = ops};
+    uint64_t cur = end;
+    if (cut) {
+      cur = from;
+      for (uint32_t i = n; i > 0; i--)
+        if (!backfill || !backfill[i - 1]) {
+          cur = ops[i - 1].server_seq;
+          break;
+        }
+    }
+    frame.u.changes = (proto_changes_t){.from = from, .cursor = cur, .more = more || cut,
+                                        .nops = n, .ops = ops};
     conn_msg_t *msg = conn_msg_encode(&frame);
     if (msg || n <= 1) {
       *taken = n;
+      *cursor = cur;
       return msg;
     }
-    n /= 2;
+    uint32_t half = n / 2;
+    /* A check-in goes with its backfill when that still makes it smaller. */
+    while (backfill && half < nops && backfill[half - 1] && half + 1 < n) half++;
+    n = half;
   }
 }
 
@@ -267,8 +285,9 @@ static conn_msg_t *sync__encode_page(proto_frame_type_t type, proto_op_t *ops, u
 static void sync__send_live_run(sync_t *sync, conn_t *conn, proto_op_t *ops, uint32_t nops) {
   while (nops && conn->live) {
     uint32_t taken;
-    conn_msg_t *msg = sync__encode_page(PROTO_LIVE, ops, nops, ops[0].server_seq - 1,
-                                        ops[nops - 1].server_seq, false, &taken);
+    uint64_t cur;
+    conn_msg_t *msg = sync__encode_page(PROTO_LIVE, ops, NULL, nops, ops[0].server_seq - 1,
+                                        ops[nops - 1].server_seq, false, &taken, &cur);
     if (!msg) return;
     if (ops[0].server_seq - 1 != conn->sent_seq) conn->live = false;
     if (conn_send(conn, msg, sync__budget(sync)) == 0 && conn->live)
@@ -279,42 +298,71 @@ static void sync__send_live_run(sync_t *sync, conn_t *conn, proto_op_t *ops, uin
   }
 }
 
+/* Whether a device limited to some locations receives an op placed at loc
+ * (store_push_t.committed_loc) with visibility vis: a participant's ops
+ * once the participant is visible to it (scope.h), everything else by its
+ * place. Pure: what the writer found out is in vis. */
+static bool sync__scoped_sees(const conn_t *conn, const proto_op_t *op, proto_str_t loc,
+                              const store_vis_t *vis) {
+  if (op->type == SCHEMA_PARTICIPANT)
+    return vis && scope_list_sees(conn->scope, proto_str(conn->device), vis->seen, vis->creator);
+  return scope_list_allows(conn->scope, loc);
+}
+
 /* A device limited to some locations gets the same frames as the others,
- * with only the ops it may see in them (locs: where each op belongs, see
- * store_push_t.committed_loc) — possibly none: the frame still moves its
- * cursor past what it may not see, so that sent_seq stays the client's
- * cursor and a gap below ops[0] still means "it missed something". Then,
- * as for everyone, the frame continues from a made-up cursor, which the
- * client answers by pulling. */
+ * with only the ops it may see in them (locs, vis: where each op belongs
+ * and who sees its participant, see store_push_t) — possibly none: the
+ * frame still moves its cursor past what it may not see, so that sent_seq
+ * stays the client's cursor and a gap below ops[0] still means "it missed
+ * something". A check-in that makes a participant visible to it comes
+ * after that participant's earlier ops (backfill). Then, as for everyone,
+ * the frame continues from a made-up cursor, which the client answers by
+ * pulling. */
 static void sync__fan_out_scoped(sync_t *sync, conn_t *conn, proto_op_t *ops,
-                                 const proto_str_t *locs, uint32_t nops) {
-  proto_op_t *mine = malloc(nops * sizeof *mine);
-  uint32_t n = 0, at = 0, skip = 0;
-  if (!mine) {
+                                 const proto_str_t *locs, const store_vis_t *vis, uint32_t nops) {
+  uint32_t n = 0, at = 0, skip = 0, cap = nops;
+  while (skip < nops && ops[skip].server_seq <= conn->sent_seq) skip++;
+  for (uint32_t i = skip; vis && i < nops; i++) cap += vis[i].nbackfill;
+  proto_op_t *mine = malloc(cap * sizeof *mine);
+  bool *extra = calloc(cap ? cap : 1, sizeof *extra);
+  if (!mine || !extra) {
+    free(mine);
+    free(extra);
     conn->live = false; /* it catches up at its next pull */
     return;
   }
-  while (skip < nops && ops[skip].server_seq <= conn->sent_seq) skip++;
   uint64_t from = ops[skip].server_seq - 1, end = ops[nops - 1].server_seq;
   if (from != conn->sent_seq) conn->live = false; /* missed ops: make it pull */
-  for (uint32_t i = skip; i < nops; i++)
-    if (locs && scope_list_allows(conn->scope, locs[i])) mine[n++] = ops[i];
+  for (uint32_t i = skip; i < nops; i++) {
+    const store_vis_t *v = vis ? &vis[i] : NULL;
+    if (!locs || !sync__scoped_sees(conn, &ops[i], locs[i], v)) continue;
+    if (v && v->first &&
+        !scope_list_sees(conn->scope, proto_str(conn->device), v->seen, v->creator))
+      for (uint32_t b = 0; b < v->nbackfill; b++) {
+        extra[n] = true;
+        mine[n++] = v->backfill[b];
+      }
+    mine[n++] = ops[i];
+  }
   do {
     uint32_t taken;
-    conn_msg_t *msg = sync__encode_page(PROTO_LIVE, mine + at, n - at, from, end, false, &taken);
+    uint64_t cur;
+    conn_msg_t *msg = sync__encode_page(PROTO_LIVE, mine + at, extra + at, n - at, from, end,
+                                        false, &taken, &cur);
     if (!msg) break;
     int rc = conn_send(conn, msg, sync__budget(sync));
     conn_msg_unref(msg);
     if (rc != 0) break;
-    from = at + taken < n ? mine[at + taken - 1].server_seq : end;
+    from = cur;
     if (conn->live) conn->sent_seq = from;
     at += taken;
   } while (at < n);
   free(mine);
+  free(extra);
 }
 
 static void sync__fan_out(sync_t *sync, org_t *org, proto_op_t *ops, const proto_str_t *locs,
-                          uint32_t nops) {
+                          const store_vis_t *vis, uint32_t nops) {
   conn_msg_t *shared = NULL;
   uint32_t taken = 0;
   if (!nops) return;
@@ -322,7 +370,7 @@ static void sync__fan_out(sync_t *sync, org_t *org, proto_op_t *ops, const proto
   for (conn_t *conn = org->conns; conn; conn = conn->org_next) {
     if (!conn->live || conn->sent_seq >= last) continue;
     if (conn->scope) {
-      sync__fan_out_scoped(sync, conn, ops, locs, nops);
+      sync__fan_out_scoped(sync, conn, ops, locs, vis, nops);
       continue;
     }
     if (conn->sent_seq + 1 == first) {
@@ -330,8 +378,10 @@ static void sync__fan_out(sync_t *sync, org_t *org, proto_op_t *ops, const proto
        * is encoded once and shared. */
       if (!shared && org->recent && (shared = recent_live(org->recent, first - 1, last)))
         taken = nops;
+      uint64_t cur;
       if (!shared)
-        shared = sync__encode_page(PROTO_LIVE, ops, nops, first - 1, last, false, &taken);
+        shared = sync__encode_page(PROTO_LIVE, ops, NULL, nops, first - 1, last, false, &taken,
+                                   &cur);
       if (shared && taken == nops) {
         if (conn_send(conn, shared, sync__budget(sync)) == 0) conn->sent_seq = last;
         continue;
@@ -516,7 +566,7 @@ static void sync__push_done(store_req_t *req) {
   if (org) {
     if (p->head > org->head) org->head = p->head;
     recent_add(org->recent, p->committed, p->ncommitted);
-    sync__fan_out(sync, org, p->committed, p->committed_loc, p->ncommitted);
+    sync__fan_out(sync, org, p->committed, p->committed_loc, p->committed_vis, p->ncommitted);
   }
   if (sync->dashboard) dashboard_on_commit(sync->dashboard, p->org_id, p->ncommitted);
   log_info("push conn=%" PRIu64 " device=%s ops=%u committed=%u rejected=%u outbox=%" PRIu64
@@ -640,13 +690,13 @@ static void sync__pull_done(store_req_t *req) {
   if (p->head > org->head) org->head = p->head;
   bool more = p->next_cursor < org->head;
   uint32_t taken;
-  conn_msg_t *msg = sync__encode_page(PROTO_CHANGES, p->ops, p->nops, p->cursor, p->next_cursor,
-                                      more, &taken);
+  uint64_t cursor;
+  conn_msg_t *msg = sync__encode_page(PROTO_CHANGES, p->ops, p->backfill, p->nops, p->cursor,
+                                      p->next_cursor, more, &taken, &cursor);
   if (!msg) {
     conn_send_error(conn, PROTO_EINTERNAL, "could not encode a page of changes", false);
     goto done;
   }
-  uint64_t cursor = taken < p->nops ? p->ops[taken - 1].server_seq : p->next_cursor;
   more = more || taken < p->nops;
   sync__send_page(sync, conn, msg, cursor, more);
   log_debug("pull conn=%" PRIu64 " device=%s from=%" PRIu64 " ops=%u cursor=%" PRIu64
@@ -863,7 +913,7 @@ static void sync__changed_done(store_req_t *req) {
     if (p->head > org->head) org->head = p->head;
     /* Ops turfctl stored bound later pushes like any others. */
     for (uint32_t i = 0; i < p->nops; i++) hlc_observe(&sync->clock, p->ops[i].hlc);
-    sync__fan_out(sync, org, p->ops, p->locs, p->nops);
+    sync__fan_out(sync, org, p->ops, p->locs, p->vis, p->nops);
     if (sync->dashboard) dashboard_on_commit(sync->dashboard, p->org_id, p->nops);
     log_info("admin change org=%" PRId64 " ops=%u head=%" PRIu64, p->org_id, p->nops, p->head);
     if (p->nops && p->next_cursor < p->head) sync__changed_read(sync, p->org_id, p->next_cursor);

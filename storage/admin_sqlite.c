@@ -326,7 +326,7 @@ static int adb__writer_put(adb__writer_t *w, uint8_t type, const char *key, cons
   sqlite3_bind_int64(st, 9, (int64_t)op.base);
   sqlite3_bind_blob(st, 10, proto_buf_data(&w->blob), (int)w->blob.len, SQLITE_TRANSIENT);
   scope_bind_where(st, 11, &where);
-  if (adb__run(a, st) != 0)
+  if (adb__run(a, st) != 0 || scope_note_op(a->scope, w->org, &op, &where, NULL) != 0)
     return PROTO_ESTORAGE;
   w->last_seq = op.seq;
   w->head = op.server_seq;

@@ -58,6 +58,12 @@ struct scope_s {
   sqlite3_stmt *device_locs;      /* a device's locations */
   sqlite3_stmt *unscope;          /* forgets a device's locations */
   sqlite3_stmt *enroll;           /* copies a code's locations to a device */
+  sqlite3_stmt *set_loc;          /* gives a device one location */
+  sqlite3_stmt *note_creator;     /* a participant's first op's device */
+  sqlite3_stmt *note_location;    /* a participant's first check-in at a location */
+  sqlite3_stmt *seen_locs;        /* where a participant was visible before n */
+  sqlite3_stmt *creator;          /* who created a participant, by n */
+  sqlite3_stmt *holders;          /* the server_seqs a participant's slots hold */
   /* Field ids that point at other records (0: the schema has none). */
   uint8_t activity_location, session_activity_f, message_activity_f, participant_merged;
 };
@@ -124,6 +130,39 @@ scope_t *scope_open(sqlite3 *db) {
                      "SELECT ?2, location FROM enroll_code_locations WHERE code = ?1",
                      &s->enroll) != 0)
     goto fail;
+  if (scope__prepare(s, "INSERT OR IGNORE INTO device_locations (device, location) VALUES (?1, ?2)",
+                     &s->set_loc) != 0 ||
+      scope__prepare(s,
+                     "INSERT OR IGNORE INTO participant_creators (org, participant, device, seq) "
+                     "VALUES (?1, ?2, ?3, ?4)",
+                     &s->note_creator) != 0 ||
+      scope__prepare(s,
+                     "INSERT OR IGNORE INTO participant_locations (org, participant, location, "
+                     "seq) VALUES (?1, ?2, ?3, ?4)",
+                     &s->note_location) != 0 ||
+      scope__prepare(s,
+                     "SELECT location FROM participant_locations WHERE org = ?1 AND "
+                     "participant = ?2 AND seq < ?3 ORDER BY location",
+                     &s->seen_locs) != 0 ||
+      scope__prepare(s,
+                     "SELECT device FROM participant_creators WHERE org = ?1 AND "
+                     "participant = ?2 AND seq <= ?3",
+                     &s->creator) != 0)
+    goto fail;
+  {
+    /* One column per participant field: the server_seq of its slot. */
+    const schema_type_t *par = schema_type(SCHEMA_PARTICIPANT);
+    char q[1024];
+    size_t at = (size_t)snprintf(q, sizeof(q), "SELECT ");
+    for (uint32_t i = 0; i < par->nfields && at < sizeof(q); i++)
+      at += (size_t)snprintf(q + at, sizeof(q) - at, "%s%s__sseq", i ? ", " : "",
+                             par->fields[i].name);
+    if (at < sizeof(q))
+      snprintf(q + at, sizeof(q) - at, " FROM %s WHERE org = ?1 AND %s = ?2", par->table,
+               par->key_column);
+    if (scope__prepare(s, q, &s->holders) != 0)
+      goto fail;
+  }
   s->activity_location = scope__field_id(SCHEMA_ACTIVITY, "location");
   s->session_activity_f = scope__field_id(SCHEMA_SESSION, "activity");
   s->message_activity_f = scope__field_id(SCHEMA_MESSAGE, "activity");
@@ -147,6 +186,12 @@ void scope_close(scope_t *s) {
   sqlite3_finalize(s->device_locs);
   sqlite3_finalize(s->unscope);
   sqlite3_finalize(s->enroll);
+  sqlite3_finalize(s->set_loc);
+  sqlite3_finalize(s->note_creator);
+  sqlite3_finalize(s->note_location);
+  sqlite3_finalize(s->seen_locs);
+  sqlite3_finalize(s->creator);
+  sqlite3_finalize(s->holders);
   sqlite3_finalize(s->data_version);
   free(s->cache);
   free(s);
@@ -640,4 +685,159 @@ bool scope_list_allows(const char *list, proto_str_t loc) {
     if (strlen(id) == loc.len && memcmp(id, loc.ptr, loc.len) == 0)
       return true;
   return false;
+}
+
+/* ---- visibility of participants ------------------------------------------ */
+
+static int scope__step_done(scope_t *s, sqlite3_stmt *st, int rc) {
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    fprintf(stderr, "scope: %s: %s\n", sqlite3_sql(st), sqlite3_errmsg(s->db));
+    return PROTO_ESTORAGE;
+  }
+  return 0;
+}
+
+int scope_note_op(scope_t *s, int64_t org, const proto_op_t *op, const scope_where_t *where,
+                  bool *first) {
+  sqlite3_stmt *st;
+  int rc;
+
+  if (first != NULL)
+    *first = false;
+  if (op->type == SCHEMA_PARTICIPANT) {
+    st = s->note_creator;
+    sqlite3_bind_int64(st, 1, org);
+    scope__bind_str(st, 2, op->key);
+    scope__bind_str(st, 3, op->device);
+    sqlite3_bind_int64(st, 4, (int64_t)op->server_seq);
+    return scope__step_done(s, st, sqlite3_step(st));
+  }
+  if (op->type != SCHEMA_CHECKIN || where->place != SCOPE_LOCATION || op->key2.len == 0)
+    return 0;
+  st = s->note_location;
+  sqlite3_bind_int64(st, 1, org);
+  scope__bind_str(st, 2, op->key2);
+  sqlite3_bind_text(st, 3, where->loc, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 4, (int64_t)op->server_seq);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_DONE && first != NULL)
+    *first = sqlite3_changes(s->db) > 0;
+  return scope__step_done(s, st, rc);
+}
+
+int scope_participant_seen(scope_t *s, int64_t org, proto_str_t participant, uint64_t n,
+                           char **locs, char creator[PROTO_MAX_ID_BYTES + 1]) {
+  sqlite3_stmt *st = s->seen_locs;
+  size_t len = 0, cap = 0;
+  char *list = NULL;
+  int rc;
+
+  *locs = NULL;
+  creator[0] = '\0';
+  sqlite3_bind_int64(st, 1, org);
+  scope__bind_str(st, 2, participant);
+  sqlite3_bind_int64(st, 3, n > INT64_MAX ? INT64_MAX : (int64_t)n);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    size_t l = (size_t)sqlite3_column_bytes(st, 0);
+    if (len + l + 2 > cap) {
+      size_t ncap = (cap ? cap * 2 : 128) + l;
+      char *grown = realloc(list, ncap);
+      if (grown == NULL) {
+        free(list);
+        scope__step_done(s, st, SQLITE_DONE);
+        return PROTO_ENOMEM;
+      }
+      list = grown;
+      cap = ncap;
+    }
+    memcpy(list + len, sqlite3_column_text(st, 0), l);
+    len += l;
+    list[len++] = '\0';
+    list[len] = '\0';
+  }
+  rc = scope__step_done(s, st, rc);
+  if (rc != 0) {
+    free(list);
+    return rc;
+  }
+  st = s->creator;
+  sqlite3_bind_int64(st, 1, org);
+  scope__bind_str(st, 2, participant);
+  sqlite3_bind_int64(st, 3, n > INT64_MAX ? INT64_MAX : (int64_t)n);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) <= PROTO_MAX_ID_BYTES)
+    snprintf(creator, PROTO_MAX_ID_BYTES + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+  rc = scope__step_done(s, st, rc);
+  if (rc != 0) {
+    free(list);
+    return rc;
+  }
+  *locs = list;
+  return 0;
+}
+
+int scope_participant_holders(scope_t *s, int64_t org, proto_str_t participant,
+                              uint64_t below, uint64_t out[PROTO_MAX_FIELDS_PER_OP],
+                              uint32_t *n) {
+  sqlite3_stmt *st = s->holders;
+  int rc;
+
+  *n = 0;
+  sqlite3_bind_int64(st, 1, org);
+  scope__bind_str(st, 2, participant);
+  rc = sqlite3_step(st);
+  for (int c = 0; rc == SQLITE_ROW && c < sqlite3_column_count(st); c++) {
+    uint64_t seq;
+    uint32_t at;
+    if (sqlite3_column_type(st, c) == SQLITE_NULL)
+      continue;
+    seq = (uint64_t)sqlite3_column_int64(st, c);
+    if (seq == 0 || seq >= below)
+      continue;
+    for (at = 0; at < *n && out[at] < seq; at++)
+      ;
+    if ((at < *n && out[at] == seq) || *n == PROTO_MAX_FIELDS_PER_OP)
+      continue;
+    memmove(out + at + 1, out + at, (*n - at) * sizeof(*out));
+    out[at] = seq;
+    (*n)++;
+  }
+  return scope__step_done(s, st, rc);
+}
+
+bool scope_lists_meet(const char *a, const char *b) {
+  if (b == NULL)
+    return false;
+  if (a == NULL)
+    return true;
+  for (const char *id = b; *id != '\0'; id += strlen(id) + 1)
+    if (scope_list_allows(a, proto_str(id)))
+      return true;
+  return false;
+}
+
+bool scope_list_sees(const char *list, proto_str_t device, const char *seen_locs,
+                     proto_str_t creator) {
+  if (list == NULL)
+    return true;
+  if (creator.len > 0 && proto_str_eq(creator, device))
+    return true;
+  return scope_lists_meet(list, seen_locs);
+}
+
+int scope_set_device(scope_t *s, proto_str_t device, const char *const *locs, uint32_t n) {
+  sqlite3_stmt *st = s->unscope;
+  int rc;
+
+  scope__bind_str(st, 1, device);
+  rc = scope__step_done(s, st, sqlite3_step(st));
+  for (uint32_t i = 0; rc == 0 && i < n; i++) {
+    st = s->set_loc;
+    scope__bind_str(st, 1, device);
+    sqlite3_bind_text(st, 2, locs[i], -1, SQLITE_TRANSIENT);
+    rc = scope__step_done(s, st, sqlite3_step(st));
+  }
+  return rc;
 }

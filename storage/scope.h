@@ -8,7 +8,10 @@
  * belong to one location, found by following session -> activity ->
  * location (messages: activity -> location); participants and erasures
  * belong to the whole organisation. A scoped device receives and may write
- * only what belongs to its locations or to the whole organisation.
+ * only what belongs to its locations or to the whole organisation, except
+ * participants: it receives a participant's ops only once the participant
+ * is visible to it (PROTOCOL.md section 6, Scope) — a check-in names them
+ * in one of its locations, or their first op came from the device itself.
  *
  * Works on a sqlite3 connection of the server database owned by the caller,
  * inside the caller's transaction (turfd's writer thread, or turfctl).
@@ -109,5 +112,53 @@ int scope_enroll(scope_t *scope, proto_str_t code, proto_str_t device);
  * (loc.ptr NULL: the whole organisation; "": unplaced). Pure; for the
  * server's live fan-out. Cannot fail. */
 bool scope_list_allows(const char *list, proto_str_t loc);
+
+/* Visibility of participants. The server keeps, per participant, the
+ * device whose op created them and, per location, the server_seq of the
+ * first check-in there that names them (tables participant_creators and
+ * participant_locations). Both only grow, so whether a device could see a
+ * participant at server_seq n is fixed once n is committed: pulls and live
+ * fan-out decide alike, whenever they run. */
+
+/* Records what a committed op (applied, logged with its server_seq, placed
+ * at where by scope_check_op) makes visible: a participant op's creator, a
+ * check-in's participant at its location. *first (may be NULL) tells
+ * whether op is a check-in that made its participant visible at its
+ * location for the first time. Call in the op's transaction. Returns 0 or
+ * PROTO_ESTORAGE. */
+int scope_note_op(scope_t *scope, int64_t org, const proto_op_t *op, const scope_where_t *where,
+                  bool *first);
+
+/* Where participant was visible before server_seq n: *locs (the caller
+ * frees it; NULL when none) lists the locations of check-ins naming them
+ * with a smaller server_seq, in scope_list_allows' format; creator is the
+ * device whose op created them if that op's server_seq is <= n, else "".
+ * Returns 0, PROTO_ENOMEM or PROTO_ESTORAGE (*locs NULL then). */
+int scope_participant_seen(scope_t *scope, int64_t org, proto_str_t participant, uint64_t n,
+                           char **locs, char creator[PROTO_MAX_ID_BYTES + 1]);
+
+/* The server_seqs (ascending, distinct, each < below) of the ops whose
+ * values the participant's fields hold now (the replica's slots). Applying
+ * those ops gives a replica the participant as the server has them, so
+ * they are what a device newly seeing a participant needs of the past: at
+ * most one op per field. *n is set to their number (<= out's capacity,
+ * PROTO_MAX_FIELDS_PER_OP). Returns 0 or PROTO_ESTORAGE. */
+int scope_participant_holders(scope_t *scope, int64_t org, proto_str_t participant,
+                              uint64_t below, uint64_t out[PROTO_MAX_FIELDS_PER_OP],
+                              uint32_t *n);
+
+/* Whether two location lists (scope_list_allows' format; NULL: none for
+ * b, unscoped for a) share a location. Pure. Cannot fail. */
+bool scope_lists_meet(const char *a, const char *b);
+
+/* Whether a device of scope list `list` (NULL: unscoped) and id `device`
+ * could see a participant that was visible at seen_locs or created by
+ * creator (scope_participant_seen). Pure. Cannot fail. */
+bool scope_list_sees(const char *list, proto_str_t device, const char *seen_locs,
+                     proto_str_t creator);
+
+/* Gives a device new locations (n == 0: the whole organisation), replacing
+ * what it had. Returns 0 or PROTO_ESTORAGE. */
+int scope_set_device(scope_t *scope, proto_str_t device, const char *const *locs, uint32_t n);
 
 #endif

@@ -52,6 +52,26 @@ typedef struct {
                                  (owned by the request; see scope.h) */
 } store_hello_t;
 
+/* What live fan-out needs to give a device limited to some locations the
+ * participants visible to it (PROTOCOL.md section 6, Scope), decided by
+ * the store so that the loop never reads the database. All zero for ops
+ * other than these two kinds. */
+typedef struct {
+  /* A participant op: where the participant was visible by the op
+   * (location ids, each NUL-terminated, ending with an empty string; NULL:
+   * nowhere) and the device that created them ("" unknown). A check-in
+   * that first named its participant at its location (first = true): the
+   * same, as it was before the check-in. */
+  const char *seen;
+  proto_str_t creator;
+  bool first;
+  /* With first: the participant's earlier ops that a device of the
+   * check-in's location that could not see them before receives right
+   * before the check-in (scope_participant_holders), ascending. */
+  proto_op_t *backfill;
+  uint32_t nbackfill;
+} store_vis_t;
+
 typedef struct {
   /* in (borrowed until cb) */
   int64_t org_id;
@@ -68,6 +88,7 @@ typedef struct {
   proto_str_t *committed_loc; /* per committed op, where it belongs (scope.h):
                                  ptr NULL = the whole organisation, "" = no
                                  location known, else a location id */
+  store_vis_t *committed_vis; /* per committed op (store_vis_t) */
   uint64_t head;              /* org's newest server_seq after this commit */
 } store_push_t;
 
@@ -90,13 +111,21 @@ typedef struct {
   proto_str_t device;         /* with scoped: the device (borrowed until cb) */
   bool want_locs;             /* fill locs */
   /* out (owned by the request) */
-  proto_op_t *ops;            /* server_seq > cursor, ascending, <= limit */
+  proto_op_t *ops;            /* server_seq > cursor, ascending, <= limit;
+                                 with scoped, a participant's earlier ops
+                                 may precede a check-in (backfill) */
+  bool *backfill;             /* with scoped: per op, true for such an
+                                 earlier op (its server_seq may be <= cursor
+                                 and is below the check-in's); NULL when the
+                                 page has none */
   proto_str_t *locs;          /* with want_locs: where each op belongs, as
                                  store_push_t.committed_loc */
+  store_vis_t *vis;           /* with want_locs: per op, as
+                                 store_push_t.committed_vis */
   uint32_t nops;
-  uint64_t next_cursor;       /* server_seq of the last op, or cursor; the
-                                 head when a scoped page ends short of the
-                                 limit (everything up to it was looked at) */
+  uint64_t next_cursor;       /* server_seq of the last op (not counting
+                                 backfill), or cursor; the head when a
+                                 scoped page read everything up to it */
   uint64_t head;              /* org's newest server_seq at read time */
 } store_pull_t;
 

@@ -403,6 +403,8 @@ static int store__dash_commit(sqlite3 *db, replica_t *replica, scope_t *scope,
     goto sql_error;
   sqlite3_finalize(st);
   st = NULL;
+  if (scope_note_op(scope, a->org_id, op, &where, NULL) != 0)
+    goto done; /* rc is PROTO_ESTORAGE; printed */
 
   if (sqlite3_prepare_v2(db, "UPDATE devices SET last_seq = ?2, last_seen_ms = ?3 WHERE id = ?1",
                          -1, &st, NULL) != SQLITE_OK)

@@ -31,7 +31,7 @@
 #include "scope.h"
 #include "store_dashboard.h"
 
-#define STORE__SCHEMA_VERSION 4
+#define STORE__SCHEMA_VERSION 5
 #define STORE__DEFAULT_BATCH 256
 #define STORE__READ_BATCH 32     /* pulls taken from the queue at once */
 #define STORE__BUSY_TIMEOUT_MS 5000
@@ -186,6 +186,31 @@ static const char store__schema_v3[] =
     "DROP TABLE ops;\n"
     "ALTER TABLE ops_v3 RENAME TO ops;\n";
 
+/* Schema version 5: which participants a device limited to some locations
+ * may see (scope.h). Both tables only grow, in the transaction of the op
+ * that adds a row; an older database gets them from its log. */
+static const char store__schema_v5[] =
+    "CREATE TABLE participant_locations ( -- the first check-in naming a\n"
+    "  -- participant at a location: from then on they are visible there\n"
+    "  org INTEGER NOT NULL,\n"
+    "  participant TEXT NOT NULL,\n"
+    "  location TEXT NOT NULL,\n"
+    "  seq INTEGER NOT NULL, -- that check-in's server_seq\n"
+    "  PRIMARY KEY (org, participant, location)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE participant_creators ( -- the device of a participant's first op\n"
+    "  org INTEGER NOT NULL,\n"
+    "  participant TEXT NOT NULL,\n"
+    "  device TEXT NOT NULL,\n"
+    "  seq INTEGER NOT NULL, -- that op's server_seq\n"
+    "  PRIMARY KEY (org, participant)\n"
+    ") WITHOUT ROWID;\n"
+    "INSERT OR IGNORE INTO participant_locations (org, participant, location, seq)\n"
+    "  SELECT org, k2, loc, min(server_seq) FROM ops\n"
+    "  WHERE rtype = 5 AND loc IS NOT NULL AND loc <> '' GROUP BY org, k2, loc;\n"
+    "INSERT OR IGNORE INTO participant_creators (org, participant, device, seq)\n"
+    "  SELECT org, k, device, min(server_seq) FROM ops WHERE rtype = 4 GROUP BY org, k;\n";
+
 /* Runs every migration after the database's user_version, each in its own
  * transaction with the version bump, so a crash leaves a whole version. */
 static int store__migrate(sqlite3 *db) {
@@ -229,7 +254,11 @@ static int store__migrate(sqlite3 *db) {
     if (sqlite3_exec(db, replica_clocks_migration_sql(), NULL, NULL, &err) != SQLITE_OK)
       goto rollback;
   }
-  /* Later versions: if (version < 5) { ... } */
+  if (version < 5) {
+    if (sqlite3_exec(db, store__schema_v5, NULL, NULL, &err) != SQLITE_OK)
+      goto rollback;
+  }
+  /* Later versions: if (version < 6) { ... } */
   if (version < STORE__SCHEMA_VERSION) {
     snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", STORE__SCHEMA_VERSION);
     if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
@@ -375,16 +404,22 @@ void store_req_dispose(store_req_t *req) {
     free(req->u.push.ack.rejects);
     free(req->u.push.committed);
     free(req->u.push.committed_loc);
+    free(req->u.push.committed_vis);
     memset(&req->u.push.ack, 0, sizeof(req->u.push.ack));
     req->u.push.committed = NULL;
     req->u.push.committed_loc = NULL;
+    req->u.push.committed_vis = NULL;
     req->u.push.ncommitted = 0;
     break;
   case STORE_PULL:
     free(req->u.pull.ops);
     free(req->u.pull.locs);
+    free(req->u.pull.vis);
+    free(req->u.pull.backfill);
     req->u.pull.ops = NULL;
     req->u.pull.locs = NULL;
+    req->u.pull.vis = NULL;
+    req->u.pull.backfill = NULL;
     req->u.pull.nops = 0;
     break;
   case STORE_VIEW:
@@ -435,7 +470,13 @@ void store_req_dispose(store_req_t *req) {
   XX(rejected_put, "INSERT INTO rejected_ops (device, seq, org, code, message, rtype, k, " \
                    "k2, fields, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)") \
   XX(op_put, "INSERT INTO ops (org, server_seq, device, seq, hlc, rtype, k, k2, base, "  \
-             "fields, loc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
+             "fields, loc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")            \
+  XX(op_at, STORE__OP_AT)
+
+/* One stored op by its server_seq, columns as the pulls' (store__row_op). */
+#define STORE__OP_AT                                                                   \
+  "SELECT server_seq, device, seq, hlc, base, rtype, k, k2, fields, loc FROM ops "     \
+  "WHERE org = ?1 AND server_seq = ?2"
 
 #define STORE__READER_STMTS(XX)                                                        \
   XX(begin, "BEGIN")                                                                   \
@@ -446,12 +487,21 @@ void store_req_dispose(store_req_t *req) {
           "WHERE org = ?1 AND server_seq > ?2 ORDER BY server_seq LIMIT ?3")              \
   XX(ops_locs, "SELECT server_seq, device, seq, hlc, base, rtype, k, k2, fields, loc "   \
                "FROM ops WHERE org = ?1 AND server_seq > ?2 ORDER BY server_seq LIMIT ?3") \
-  /* A device limited to some locations: the organisation's ops and its own    \
-   * locations' (scope.h). */                                                        \
+  /* A device limited to some locations: its own locations' ops, the           \
+   * organisation's other than participants (erasures), and the ops of the     \
+   * participants visible to it by then (scope.h): created by it, or named by   \
+   * an earlier check-in in one of its locations. */                            \
   XX(ops_scoped, "SELECT server_seq, device, seq, hlc, base, rtype, k, k2, fields, loc " \
-                 "FROM ops WHERE org = ?1 AND server_seq > ?2 AND (loc IS NULL OR loc IN " \
-                 "(SELECT location FROM device_locations WHERE device = ?4)) "         \
-                 "ORDER BY server_seq LIMIT ?3")
+                 "FROM ops o WHERE org = ?1 AND server_seq > ?2 AND ("                 \
+                 "(loc IS NULL AND rtype <> 4) OR "                                    \
+                 "loc IN (SELECT location FROM device_locations WHERE device = ?4) OR " \
+                 "(rtype = 4 AND (EXISTS (SELECT 1 FROM participant_creators c "       \
+                 "WHERE c.org = o.org AND c.participant = o.k AND c.device = ?4) OR "  \
+                 "EXISTS (SELECT 1 FROM participant_locations pl WHERE pl.org = o.org " \
+                 "AND pl.participant = o.k AND pl.seq < o.server_seq AND pl.location IN " \
+                 "(SELECT location FROM device_locations WHERE device = ?4))))) "      \
+                 "ORDER BY server_seq LIMIT ?3")                                       \
+  XX(op_at, STORE__OP_AT)
 
 #define STORE__STMT_MEMBER(name, sql) sqlite3_stmt *name;
 
@@ -469,6 +519,7 @@ typedef struct {
 /* The reader thread's query-only connection. */
 typedef struct {
   sqlite3 *db;
+  scope_t *scope; /* its reads only: a device's locations, participants seen */
   STORE__READER_STMTS(STORE__STMT_MEMBER)
 } store__reader_t;
 
@@ -521,6 +572,7 @@ static void store__reader_close(store__reader_t *r) {
 #define STORE__FINALIZE(name, sql) sqlite3_finalize(r->name);
   STORE__READER_STMTS(STORE__FINALIZE)
 #undef STORE__FINALIZE
+  scope_close(r->scope);
   sqlite3_close(r->db);
   memset(r, 0, sizeof(*r));
 }
@@ -541,6 +593,9 @@ static int store__reader_open(store__reader_t *r, const char *path) {
     goto fail;
   STORE__READER_STMTS(STORE__PREPARE)
 #undef STORE__PREPARE
+  r->scope = scope_open(r->db);
+  if (r->scope == NULL)
+    goto fail;
   return 0;
 
 fail:
@@ -751,6 +806,136 @@ static int store__loc_copy(store_req_t *req, const scope_where_t *where, proto_s
   return 0;
 }
 
+/* Copies the current row of st (columns server_seq, device, seq, hlc,
+ * base, rtype, k, k2, fields[, loc]) into *op, owned by req; with loc
+ * non-NULL also column 9 (ptr NULL when SQL NULL). Returns 0, PROTO_ENOMEM
+ * or PROTO_ESTORAGE (an undecodable fields map). */
+static int store__row_op(store_req_t *req, sqlite3_stmt *st, proto_op_t *op, proto_str_t *loc) {
+  proto_str_t device, key, key2, raw, l = {NULL, 0};
+  bool has_loc = false;
+  store__blk_t *blk;
+  char *at;
+
+  device.ptr = (const char *)sqlite3_column_text(st, 1);
+  device.len = (uint32_t)sqlite3_column_bytes(st, 1);
+  key.ptr = (const char *)sqlite3_column_text(st, 6);
+  key.len = (uint32_t)sqlite3_column_bytes(st, 6);
+  key2.ptr = (const char *)sqlite3_column_text(st, 7);
+  key2.len = (uint32_t)sqlite3_column_bytes(st, 7);
+  raw.ptr = sqlite3_column_blob(st, 8);
+  raw.len = (uint32_t)sqlite3_column_bytes(st, 8);
+  if (loc != NULL && sqlite3_column_type(st, 9) != SQLITE_NULL) {
+    has_loc = true;
+    l.ptr = (const char *)sqlite3_column_text(st, 9);
+    l.len = (uint32_t)sqlite3_column_bytes(st, 9);
+  }
+  at = store__alloc(req, (size_t)device.len + key.len + key2.len + raw.len + l.len, &blk);
+  if (at == NULL)
+    return PROTO_ENOMEM;
+  memset(op, 0, sizeof(*op));
+  op->server_seq = (uint64_t)sqlite3_column_int64(st, 0);
+  op->seq = (uint64_t)sqlite3_column_int64(st, 2);
+  op->hlc = (uint64_t)sqlite3_column_int64(st, 3);
+  op->base = (uint64_t)sqlite3_column_int64(st, 4);
+  op->type = (uint8_t)sqlite3_column_int(st, 5);
+  op->device = store__dup(&at, device);
+  op->key = store__dup(&at, key);
+  op->key2 = store__dup(&at, key2);
+  op->fields_raw = store__dup(&at, raw);
+  if (loc != NULL)
+    *loc = has_loc ? store__dup(&at, l) : (proto_str_t){NULL, 0};
+  if (proto_decode_fields(op->fields_raw.ptr, op->fields_raw.len, op, &blk->extra) != 0) {
+    fprintf(stderr, "store: op %" PRIu64 " has an undecodable fields map\n", op->server_seq);
+    return PROTO_ESTORAGE;
+  }
+  return 0;
+}
+
+/* Reads the ops of org at seqs[0..n) (op_at: STORE__OP_AT) into out,
+ * owned by req. Returns 0, PROTO_ENOMEM or PROTO_ESTORAGE. */
+static int store__ops_at(store_req_t *req, sqlite3_stmt *op_at, int64_t org, const uint64_t *seqs,
+                         uint32_t n, proto_op_t *out) {
+  for (uint32_t i = 0; i < n; i++) {
+    int rc;
+    sqlite3_bind_int64(op_at, 1, org);
+    sqlite3_bind_int64(op_at, 2, (int64_t)seqs[i]);
+    rc = sqlite3_step(op_at);
+    if (rc == SQLITE_ROW)
+      rc = store__row_op(req, op_at, &out[i], NULL) == 0 ? SQLITE_ROW : SQLITE_ERROR;
+    else if (rc == SQLITE_DONE)
+      rc = SQLITE_ERROR; /* a slot names an op the log does not hold */
+    if (store__done(op_at, rc) != 0)
+      return PROTO_ESTORAGE;
+  }
+  return 0;
+}
+
+/* The list scope_participant_seen made, copied into req's memory (NULL
+ * stays NULL). Frees list. */
+static const char *store__list_copy(store_req_t *req, char *list) {
+  size_t len = 0;
+  char *at;
+  if (list == NULL)
+    return NULL;
+  while (list[len] != '\0')
+    len += strlen(list + len) + 1;
+  at = store__alloc(req, len + 1, NULL);
+  if (at != NULL)
+    memcpy(at, list, len + 1);
+  free(list);
+  return at;
+}
+
+/* Fills *vis (store_vis_t) for op, committed at loc (ptr NULL: the whole
+ * organisation). first: for a check-in, whether it was the first to name
+ * its participant at loc; -1 when the caller does not know (then it is
+ * found from what was seen before). Returns 0, PROTO_ENOMEM or
+ * PROTO_ESTORAGE. */
+static int store__vis_fill(store_req_t *req, scope_t *scope, sqlite3_stmt *op_at, int64_t org,
+                           const proto_op_t *op, proto_str_t loc, int first, store_vis_t *vis) {
+  char creator[PROTO_MAX_ID_BYTES + 1], *list, *at;
+  uint64_t seqs[PROTO_MAX_FIELDS_PER_OP];
+  proto_str_t participant;
+  uint32_t n;
+  int rc;
+
+  memset(vis, 0, sizeof(*vis));
+  if (op->type == SCHEMA_PARTICIPANT)
+    participant = op->key;
+  else if (op->type == SCHEMA_CHECKIN && loc.len > 0 && first != 0)
+    participant = op->key2;
+  else
+    return 0;
+  rc = scope_participant_seen(scope, org, participant, op->server_seq, &list, creator);
+  if (rc != 0)
+    return rc;
+  if (op->type == SCHEMA_CHECKIN && first < 0 && scope_list_allows(list, loc) && list != NULL) {
+    free(list); /* named at loc before: not the first */
+    return 0;
+  }
+  vis->seen = store__list_copy(req, list);
+  if (list != NULL && vis->seen == NULL)
+    return PROTO_ENOMEM;
+  at = store__alloc(req, strlen(creator) + 1, NULL);
+  if (at == NULL)
+    return PROTO_ENOMEM;
+  memcpy(at, creator, strlen(creator) + 1);
+  vis->creator = proto_str(at);
+  if (op->type != SCHEMA_CHECKIN)
+    return 0;
+  vis->first = true;
+  rc = scope_participant_holders(scope, org, participant, op->server_seq, seqs, &n);
+  if (rc != 0 || n == 0)
+    return rc;
+  vis->backfill = store__alloc(req, n * sizeof(*vis->backfill), NULL);
+  if (vis->backfill == NULL)
+    return PROTO_ENOMEM;
+  rc = store__ops_at(req, op_at, org, seqs, n, vis->backfill);
+  if (rc == 0)
+    vis->nbackfill = n;
+  return rc;
+}
+
 /* Authenticates with a token, or enrols with a code. Nothing is written
  * unless the credentials hold. */
 static int store__hello(store__writer_t *w, store_req_t *req) {
@@ -933,8 +1118,9 @@ static int store__push(store__writer_t *w, store_req_t *req) {
     p->ack.rejects = calloc(p->nops, sizeof(*p->ack.rejects));
     p->committed = calloc(p->nops, sizeof(*p->committed));
     p->committed_loc = calloc(p->nops, sizeof(*p->committed_loc));
+    p->committed_vis = calloc(p->nops, sizeof(*p->committed_vis));
     if (p->ack.ranges == NULL || p->ack.rejects == NULL || p->committed == NULL ||
-        p->committed_loc == NULL)
+        p->committed_loc == NULL || p->committed_vis == NULL)
       return PROTO_ENOMEM;
   }
 
@@ -943,6 +1129,7 @@ static int store__push(store__writer_t *w, store_req_t *req) {
     proto_op_t op = *in;
     proto_str_t blob = {NULL, 0};
     scope_where_t where;
+    bool first;
     int code;
 
     op.device = p->device;
@@ -1000,6 +1187,8 @@ static int store__push(store__writer_t *w, store_req_t *req) {
       continue;
     }
     rc = store__op_put(w, p->org_id, &op, blob, &where);
+    if (rc == 0)
+      rc = scope_note_op(w->scope, p->org_id, &op, &where, &first);
     if (rc != 0)
       return rc;
     head = op.server_seq;
@@ -1007,6 +1196,10 @@ static int store__push(store__writer_t *w, store_req_t *req) {
     rc = store__copy_op(req, &op, blob, &p->committed[p->ncommitted]);
     if (rc == 0)
       rc = store__loc_copy(req, &where, &p->committed_loc[p->ncommitted]);
+    if (rc == 0)
+      rc = store__vis_fill(req, w->scope, w->op_at, p->org_id, &op,
+                           p->committed_loc[p->ncommitted], first,
+                           &p->committed_vis[p->ncommitted]);
     if (rc != 0)
       return PROTO_ESTORAGE;
     p->ncommitted++;
@@ -1069,11 +1262,63 @@ static int store__heads(store__reader_t *r, store_req_t *req) {
   return store__done(r->heads, rc);
 }
 
+/* The scoped device's locations as a list (scope_list_allows' format),
+ * into *out (the caller frees it; NULL: unscoped). Returns 0 or an error. */
+static int store__device_list(store__reader_t *r, proto_str_t device, char **out) {
+  scope_device_t dev;
+  size_t size = 1;
+  char *at;
+  int rc = scope_device_load(r->scope, device, &dev);
+
+  *out = NULL;
+  if (rc != 0 || dev.n == 0)
+    return rc;
+  for (uint32_t i = 0; i < dev.n; i++)
+    size += strlen(dev.ids[i]) + 1;
+  at = *out = malloc(size);
+  if (at == NULL) {
+    scope_device_dispose(&dev);
+    return PROTO_ENOMEM;
+  }
+  for (uint32_t i = 0; i < dev.n; i++) {
+    size_t n = strlen(dev.ids[i]) + 1;
+    memcpy(at, dev.ids[i], n);
+    at += n;
+  }
+  *at = '\0';
+  scope_device_dispose(&dev);
+  return 0;
+}
+
+/* For a scoped pull: the seqs of the earlier ops of the participant a
+ * check-in names that the device must get right before it, because the
+ * check-in makes them visible to it (*n = 0: none). */
+static int store__pull_backfill(store__reader_t *r, store_pull_t *p, const char *list,
+                                const proto_op_t *op, uint64_t seqs[PROTO_MAX_FIELDS_PER_OP],
+                                uint32_t *n) {
+  char creator[PROTO_MAX_ID_BYTES + 1], *seen;
+  bool sees;
+  int rc;
+
+  *n = 0;
+  if (op->type != SCHEMA_CHECKIN || op->key2.len == 0)
+    return 0;
+  rc = scope_participant_seen(r->scope, p->org_id, op->key2, op->server_seq, &seen, creator);
+  if (rc != 0)
+    return rc;
+  sees = scope_list_sees(list, p->device, seen, proto_str(creator));
+  free(seen);
+  if (sees)
+    return 0;
+  return scope_participant_holders(r->scope, p->org_id, op->key2, op->server_seq, seqs, n);
+}
+
 static int store__pull(store__reader_t *r, store_req_t *req) {
   store_pull_t *p = &req->u.pull;
   sqlite3_stmt *st;
-  uint64_t head = 0, room;
-  uint32_t limit = p->limit;
+  uint64_t head = 0, room, cap;
+  uint32_t limit = p->limit, natural = 0;
+  char *list = NULL;
   int rc, result = 0;
 
   if (limit == 0 || limit > PROTO_MAX_PULL_LIMIT)
@@ -1099,15 +1344,21 @@ static int store__pull(store__reader_t *r, store_req_t *req) {
     goto end;
   if (room > limit)
     room = limit;
-  p->ops = calloc((size_t)room, sizeof(*p->ops));
+  /* A scoped page holds up to limit ops with the backfill, and its first
+   * check-in may bring its backfill beyond that. */
+  cap = p->scoped ? (uint64_t)limit + PROTO_MAX_FIELDS_PER_OP : room;
+  p->ops = calloc((size_t)cap, sizeof(*p->ops));
   if (p->ops == NULL) {
     result = PROTO_ESTORAGE;
     goto end;
   }
+  if (p->scoped && (result = store__device_list(r, p->device, &list)) != 0)
+    goto end;
 
   if (p->want_locs) {
-    p->locs = calloc((size_t)room, sizeof(*p->locs));
-    if (p->locs == NULL) {
+    p->locs = calloc((size_t)cap, sizeof(*p->locs));
+    p->vis = calloc((size_t)cap, sizeof(*p->vis));
+    if (p->locs == NULL || p->vis == NULL) {
       result = PROTO_ESTORAGE;
       goto end;
     }
@@ -1119,64 +1370,63 @@ static int store__pull(store__reader_t *r, store_req_t *req) {
   sqlite3_bind_int64(st, 3, (int64_t)room);
   if (p->scoped)
     store__bind_str(st, 4, p->device);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW && p->nops < room) {
-    proto_op_t *op = &p->ops[p->nops];
-    proto_str_t device, key, key2, raw, loc = {NULL, 0};
-    bool has_loc = false;
-    store__blk_t *blk;
-    char *at;
+  while (natural < room && p->nops < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    proto_op_t op;
+    proto_str_t loc = {NULL, 0};
+    uint64_t seqs[PROTO_MAX_FIELDS_PER_OP];
+    uint32_t nb = 0;
 
-    device.ptr = (const char *)sqlite3_column_text(st, 1);
-    device.len = (uint32_t)sqlite3_column_bytes(st, 1);
-    key.ptr = (const char *)sqlite3_column_text(st, 6);
-    key.len = (uint32_t)sqlite3_column_bytes(st, 6);
-    key2.ptr = (const char *)sqlite3_column_text(st, 7);
-    key2.len = (uint32_t)sqlite3_column_bytes(st, 7);
-    raw.ptr = sqlite3_column_blob(st, 8);
-    raw.len = (uint32_t)sqlite3_column_bytes(st, 8);
-    if (p->want_locs && sqlite3_column_type(st, 9) != SQLITE_NULL) {
-      has_loc = true;
-      loc.ptr = (const char *)sqlite3_column_text(st, 9);
-      loc.len = (uint32_t)sqlite3_column_bytes(st, 9);
-    }
-    at = store__alloc(req, (size_t)device.len + key.len + key2.len + raw.len + loc.len, &blk);
-    if (at == NULL) {
-      result = PROTO_ESTORAGE;
+    result = store__row_op(req, st, &op, p->want_locs ? &loc : NULL);
+    if (result == 0 && p->scoped)
+      result = store__pull_backfill(r, p, list, &op, seqs, &nb);
+    if (result != 0)
       break;
+    if (nb > 0) {
+      /* The check-in and its backfill stay together: a page that has
+       * ops already ends before them. */
+      if (p->nops + nb + 1 > limit && p->nops > 0) {
+        rc = SQLITE_ROW;
+        break;
+      }
+      if (p->backfill == NULL && (p->backfill = calloc((size_t)cap, sizeof(bool))) == NULL) {
+        result = PROTO_ENOMEM;
+        break;
+      }
+      result = store__ops_at(req, r->op_at, p->org_id, seqs, nb, p->ops + p->nops);
+      if (result != 0)
+        break;
+      for (uint32_t i = 0; i < nb; i++)
+        p->backfill[p->nops++] = true;
     }
-    memset(op, 0, sizeof(*op));
-    op->server_seq = (uint64_t)sqlite3_column_int64(st, 0);
-    op->seq = (uint64_t)sqlite3_column_int64(st, 2);
-    op->hlc = (uint64_t)sqlite3_column_int64(st, 3);
-    op->base = (uint64_t)sqlite3_column_int64(st, 4);
-    op->type = (uint8_t)sqlite3_column_int(st, 5);
-    op->device = store__dup(&at, device);
-    op->key = store__dup(&at, key);
-    op->key2 = store__dup(&at, key2);
-    op->fields_raw = store__dup(&at, raw);
-    if (p->want_locs)
-      p->locs[p->nops] = has_loc ? store__dup(&at, loc) : (proto_str_t){NULL, 0};
-    if (proto_decode_fields(op->fields_raw.ptr, op->fields_raw.len, op, &blk->extra) != 0) {
-      fprintf(stderr, "store: op %" PRIu64 " has an undecodable fields map\n", op->server_seq);
-      result = PROTO_ESTORAGE;
-      break;
+    if (p->want_locs) {
+      p->locs[p->nops] = loc;
+      result = store__vis_fill(req, r->scope, r->op_at, p->org_id, &op, loc, -1,
+                               &p->vis[p->nops]);
+      if (result != 0)
+        break;
     }
-    p->nops++;
-    p->next_cursor = op->server_seq;
+    p->ops[p->nops++] = op;
+    natural++;
+    p->next_cursor = op.server_seq;
   }
   if (result == 0) {
-    if (store__done(st, rc) != 0)
+    bool read_all = rc == SQLITE_DONE;
+    if (store__done(st, rc == SQLITE_ROW ? SQLITE_DONE : rc) != 0)
       result = PROTO_ESTORAGE;
-    /* A page short of its room looked at everything up to head: a scoped
-     * device's cursor moves past the ops it may not see. */
-    if (p->nops < room)
+    /* Everything up to head was looked at (the query ran out of rows
+     * before the page filled up): a scoped device's cursor moves past the
+     * ops it may not see. */
+    else if (read_all && natural < room)
       p->next_cursor = head;
   } else {
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
   }
+  if (result == PROTO_ENOMEM)
+    result = PROTO_ESTORAGE;
 
 end:
+  free(list);
   if (store__exec(r->commit) != 0 && result == 0)
     result = PROTO_ESTORAGE;
   return result;
@@ -1670,6 +1920,8 @@ static int store__seed_op(store__seed_t *sd, uint8_t type, const char *key, prot
   if (store__fields_blob(sd->w, &op, &blob) != 0)
     return PROTO_ESTORAGE;
   rc = store__op_put(sd->w, sd->org, &op, blob, &where);
+  if (rc == 0)
+    rc = scope_note_op(sd->w->scope, sd->org, &op, &where, NULL);
   if (rc != 0)
     return rc;
   sd->head = op.server_seq;

@@ -1,7 +1,8 @@
 """A device enrolled for some locations of its organisation receives only
 what belongs there — by pull and live, including what turfctl writes
-while it is connected — plus the organisation-wide participants, and may
-write only there (OUT_OF_SCOPE otherwise). Its cursor still moves past
+while it is connected — and the participants once a check-in there names
+them (test_access_scoped_participants.py), and may write only there
+(OUT_OF_SCOPE otherwise). Its cursor still moves past
 what it may not see, so it never pulls in circles.
 """
 import subprocess
@@ -43,13 +44,14 @@ async def main(tmp):
     mine = await scoped.pull_all()
     keys = {op["k"] for op in mine}
     assert loc1 in keys and not keys & {loc2, act2, ses2}, mine
-    assert {op["y"] for op in mine} == {LOCATION, ACTIVITY, SESSION, PARTICIPANT}, mine
+    # Nobody was checked in there yet: no participant either.
+    assert {op["y"] for op in mine} == {LOCATION, ACTIVITY, SESSION}, mine
     assert len(mine) < len(all_ops) and scoped.cursor == whole.cursor, (scoped.cursor, whole.cursor)
     assert server.sql("select location from device_locations") == [(loc1,)]
-    print(f"ok - pull: {len(mine)} of {len(all_ops)} ops, its location and the participants")
+    print(f"ok - pull: {len(mine)} of {len(all_ops)} ops, its location's")
 
     ses1 = next(op["k"] for op in mine if op["y"] == SESSION)
-    person = next(op["k"] for op in mine if op["y"] == PARTICIPANT)
+    person = next(op["k"] for op in all_ops if op["y"] == PARTICIPANT)
 
     # Live: another location's commit is not sent; its own location's is,
     # continuing from the cursor the device holds.
@@ -59,7 +61,9 @@ async def main(tmp):
     before = scoped.cursor
     ack = await whole.push(checkin(ses1, person))
     frame = await next_live(scoped)
-    assert frame["from"] == before and [op["k"] for op in frame["ops"]] == [ses1], frame
+    # The person comes along: their op right before the check-in.
+    assert frame["from"] == before and [op["k"] for op in frame["ops"]] == [person, ses1], frame
+    assert frame["ops"][0]["y"] == PARTICIPANT and frame["ops"][0]["n"] <= before, frame
     scoped.cursor = frame["cur"]
     print("ok - live: only its own location's check-in arrives, continuing from its cursor")
 
@@ -108,7 +112,7 @@ async def main(tmp):
         ("moving its own session away", {"y": SESSION, "k": ses1, "f": {1: act2}}, OUT_OF_SCOPE),
         ("a session of its own activity",
          {"y": SESSION, "k": str(uuid.uuid4()), "f": {1: act1, 2: "2030-02-04", 4: False}}, 0),
-        ("a walk-in (participants are organisation-wide)", participant(walkin, "Nieuwe Gast"), 0),
+        ("a walk-in of its own", participant(walkin, "Nieuwe Gast"), 0),
         ("checking the walk-in in here", checkin(ses1, walkin), 0),
     ]
     for what, op, code in cases:

@@ -82,7 +82,13 @@ async def main(tmp):
     with open(os.path.join(tmp, "turfd.log"), "ab") as log:
         proc, url, code = start_turfd(tmp, log, "--demo")
         # The migration ran inside turfd's start: nothing was lost or changed.
-        assert query(server_db, "PRAGMA user_version") == [(4,)]
+        assert query(server_db, "PRAGMA user_version") == [(5,)]
+        # Version 5: who may see which participant comes from the log.
+        assert query(server_db, "SELECT count(*) FROM participant_locations") == query(
+            server_db, "SELECT count(DISTINCT k2 || ' ' || loc) FROM ops "
+            "WHERE rtype = 5 AND loc <> ''")
+        assert query(server_db, "SELECT count(*) FROM participant_creators") == query(
+            server_db, "SELECT count(DISTINCT k) FROM ops WHERE rtype = 4")
         assert query(server_db, "SELECT type FROM sqlite_master WHERE name = 'field_clocks'") == \
             [("view",)]
         after = snapshot(server_db)

@@ -1,6 +1,7 @@
 /* test_store_scope_pull.c — pulls of a device limited to one location
- * return only that location's ops and the organisation-wide ones, in
- * server_seq order; a page short of its limit moves the cursor to the
+ * return only that location's ops and the organisation-wide ones other
+ * than participants (whose ops come only once a check-in there names them:
+ * test_store_scope_participants.c), in server_seq order; a page short of its limit moves the cursor to the
  * head (past ops it may not see), a full page stops at its last op; and an
  * unscoped pull asked for locations reports each op's place as stored. */
 #include "test_store_util.h"
@@ -73,27 +74,45 @@ int main(void) {
   total = (uint64_t)tu_qint(db, "SELECT count(*) FROM ops WHERE org = 1");
   CHECK_EQ_INT(head, total);
 
-  /* Everything it may see, and the cursor at the head. */
+  /* Everything it may see, and the cursor at the head: p1's ops come
+   * right before the L1 check-in that names them (backfill), the other
+   * participants not at all. */
   pull(&loop, store, 0, 1000, true, false, &req);
   CHECK(req.u.pull.nops > 0 && req.u.pull.nops < total);
-  CHECK_EQ_INT(req.u.pull.nops,
-               tu_qint(db, "SELECT count(*) FROM ops WHERE org = 1 AND (loc IS NULL OR loc = '%s')",
-                       l1));
-  for (uint32_t i = 0; i < req.u.pull.nops; i++) {
-    const proto_op_t *op = &req.u.pull.ops[i];
-    CHECK(!proto_str_eq(op->key, proto_str(l2)) && !proto_str_eq(op->key, proto_str(a2)) &&
-          !proto_str_eq(op->key, proto_str(s2)));
-    if (i > 0)
-      CHECK(op->server_seq > req.u.pull.ops[i - 1].server_seq);
+  {
+    int64_t natural = tu_qint(db,
+                              "SELECT count(*) FROM ops WHERE org = 1 AND "
+                              "((loc IS NULL AND rtype <> 4) OR loc = '%s')",
+                              l1);
+    uint32_t backfilled = 0, last = 0;
+    CHECK(req.u.pull.backfill != NULL);
+    for (uint32_t i = 0; i < req.u.pull.nops; i++) {
+      const proto_op_t *op = &req.u.pull.ops[i];
+      CHECK(!proto_str_eq(op->key, proto_str(l2)) && !proto_str_eq(op->key, proto_str(a2)) &&
+            !proto_str_eq(op->key, proto_str(s2)));
+      if (req.u.pull.backfill[i]) {
+        CHECK(op->type == SCHEMA_PARTICIPANT && proto_str_eq(op->key, proto_str(p1)));
+        backfilled++;
+        continue;
+      }
+      CHECK(op->type != SCHEMA_PARTICIPANT);
+      if (last > 0)
+        CHECK(op->server_seq > req.u.pull.ops[last - 1].server_seq);
+      last = i + 1;
+    }
+    CHECK(backfilled > 0);
+    CHECK_EQ_INT(req.u.pull.nops, natural + backfilled);
   }
   CHECK_EQ_INT(req.u.pull.next_cursor, head);
   CHECK_EQ_INT(req.u.pull.head, head);
   store_req_dispose(&req);
 
-  /* From before the tail: the L1 check-in, then past the two at L2. */
+  /* From before the tail: p1's earlier ops and the L1 check-in, then past
+   * the two at L2. */
   pull(&loop, store, head - 3, 1000, true, false, &req);
-  CHECK_EQ_INT(req.u.pull.nops, 1);
-  CHECK(proto_str_eq(req.u.pull.ops[0].key, proto_str(s1)));
+  CHECK(req.u.pull.nops > 1);
+  CHECK(proto_str_eq(req.u.pull.ops[req.u.pull.nops - 1].key, proto_str(s1)));
+  CHECK(req.u.pull.ops[0].server_seq <= head - 3);
   CHECK_EQ_INT(req.u.pull.next_cursor, head);
   store_req_dispose(&req);
   /* Nothing it may see after the L1 one: an empty page, cursor at head. */
