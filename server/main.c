@@ -2,8 +2,12 @@
  * onto one libuv loop, and shuts them down in the order that leaves nothing
  * behind: connections first, then storage (which commits what is in
  * flight), then our own handles, then the loop. */
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <limits.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <signal.h>
@@ -21,9 +25,11 @@
 #include "auth.h"
 #include "config.h"
 #include "dashboard.h"
+#include "enrol_link.h"
 #include "http.h"
 #include "log.h"
 #include "passwd.h"
+#include "qr.h"
 #include "sync.h"
 #include "ws.h"
 
@@ -137,7 +143,8 @@ static int turfd__demo_coordinator(const config_t *cfg, char password[TURFD__DEM
 }
 
 static int turfd__write_ready(const config_t *cfg, const char *url, const char *code,
-                              const char *dashboard, const char *password) {
+                              const char *dashboard, const char *password, const char *tablet,
+                              const char *enrol) {
   char tmp[sizeof cfg->ready_file + 8];
   snprintf(tmp, sizeof tmp, "%s.tmp", cfg->ready_file);
   /* 0600: it may hold the demo coordinator's password. */
@@ -151,6 +158,8 @@ static int turfd__write_ready(const config_t *cfg, const char *url, const char *
   fprintf(f, "url %s\n", url);
   if (code[0]) fprintf(f, "code %s\n", code);
   fprintf(f, "dashboard %s\n", dashboard);
+  fprintf(f, "tablet %s\n", tablet);
+  if (enrol[0]) fprintf(f, "enrol %s\n", enrol);
   if (password[0]) fprintf(f, "login %s\npassword %s\n", TURFD__DEMO_LOGIN, password);
   if (fclose(f) != 0) return -1;
   return rename(tmp, cfg->ready_file);
@@ -202,11 +211,44 @@ static void turfd__start_admin(turfd_t *t) {
              "connection, not at once");
 }
 
+/* Where tablets reach this turfd: --public-url when given; else this
+ * scheme, the address it listens on and its port. Listening on every
+ * address, it names the first IPv4 address of an interface that is up and
+ * not loopback (what a tablet on the same network can reach), else
+ * 127.0.0.1. */
+static void turfd__tablet_base(const config_t *cfg, int port, char *out, size_t size) {
+  const char *scheme = cfg->tls_cert[0] ? "https" : "http";
+  char host[INET6_ADDRSTRLEN] = "127.0.0.1";
+  struct ifaddrs *ifs = NULL;
+  bool any = strcmp(cfg->listen, "0.0.0.0") == 0 || strcmp(cfg->listen, "::") == 0;
+
+  if (cfg->public_url[0]) {
+    snprintf(out, size, "%s", cfg->public_url);
+    return;
+  }
+  if (!any) {
+    snprintf(out, size, strchr(cfg->listen, ':') ? "%s://[%s]:%d" : "%s://%s:%d", scheme,
+             cfg->listen, port);
+    return;
+  }
+  if (getifaddrs(&ifs) == 0) {
+    for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+      if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP) ||
+          (i->ifa_flags & IFF_LOOPBACK))
+        continue;
+      inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, host, sizeof host);
+      break;
+    }
+    freeifaddrs(ifs);
+  }
+  snprintf(out, size, "%s://%s:%d", scheme, host, port);
+}
+
 int main(int argc, char **argv) {
   static turfd_t t;
   char code[PROTO_MAX_ID_BYTES + 1] = "";
   char password[TURFD__DEMO_PASSWORD_LEN + 1] = "";
-  char url[128], dashboard[128], tablet[PATH_MAX];
+  char url[128], dashboard[128], tablet[PATH_MAX], base[512], app[600], enrol[700] = "";
   int rc = config_load(&t.cfg, argc, argv);
   if (rc != 0) return rc > 0 ? 0 : 2;
   log_set_level(t.cfg.log_level);
@@ -313,14 +355,23 @@ int main(int argc, char **argv) {
   if (password[0])
     printf("Dashboard login: %s  password: %s (new at every demo start)\n", TURFD__DEMO_LOGIN,
            password);
+  turfd__tablet_base(&t.cfg, ws_port(t.ws), base, sizeof base);
+  snprintf(app, sizeof app, "%.*s/tablet/", (int)strcspn(base, "?#"), base);
+  printf("Tablet app: %s\n", app);
   if (code[0]) {
     printf("Demo organisation ready. Tablet enrolment code: %s (valid 24 hours, %u tablets)\n",
            code, t.cfg.demo_uses);
-    printf("Enrol a tablet:  %s --db tablet1.db enroll --server %s --code %s --name \"Zaal 1\"\n",
+    if (enrol_link(enrol, sizeof enrol, base, code) == 0) {
+      printf("Enrol a tablet: open %s on it, or scan this with its camera:\n", enrol);
+      if (qr_print(stdout, enrol, isatty(STDOUT_FILENO)) != 0)
+        log_warn("cannot draw the QR code");
+    }
+    printf("Or the sample client:  %s --db tablet1.db enroll --server %s --code %s --name \"Zaal 1\"\n",
            tablet, url, code);
-    printf("Then:            %s --db tablet1.db attendance\n", tablet);
+    printf("Then:                  %s --db tablet1.db attendance\n", tablet);
   }
-  if (t.cfg.ready_file[0] && turfd__write_ready(&t.cfg, url, code, dashboard, password) != 0)
+  if (t.cfg.ready_file[0] &&
+      turfd__write_ready(&t.cfg, url, code, dashboard, password, app, enrol) != 0)
     log_warn("could not write %s", t.cfg.ready_file);
   log_info("listening on %s", url);
 

@@ -25,6 +25,7 @@
 #include "../protocol/schema.h"
 #include "../storage/admin_db.h"
 #include "admin.h"
+#include "enrol_link.h"
 #include "passwd.h"
 #include "qr.h"
 
@@ -87,7 +88,9 @@ static const turfctl__cmd_t turfctl__cmds[] = {
      "tablet exchanges the code once for its own long random token. With --location\n"
      "(repeatable), the devices it enrols see and may write only those locations (and\n"
      "the organisation-wide participants); without, the whole organisation. With\n"
-     "--server the QR code holds turf://enroll?server=URL&code=CODE, else the code."},
+     "--server URL (where tablets reach turfd: https://turf.example.org, or its ws(s)://\n"
+     "address) the QR code holds the tablet app's link URL/tablet/#enrol=CODE, which a\n"
+     "tablet's camera opens; without, just the code."},
     {"device", "list", "device list [--org ORG]",
      "Lists enrolled devices with their last sync, state, outbox and locations."},
     {"device", "revoke", "device revoke DEVICE",
@@ -414,17 +417,11 @@ static int turfctl__enroll(const turfctl__ctx_t *ctx, admin_db_t *db, const turf
   for (uint32_t i = 0; i < n; i++)
     printf("  location %s\n", ids[i]);
   if (server) {
-    /* Percent-encodes everything but unreserved characters. */
-    size_t at = (size_t)snprintf(text, sizeof(text), "turf://enroll?server=");
-    for (const char *s = server; *s && at + 4 < sizeof(text); s++) {
-      unsigned char c = (unsigned char)*s;
-      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '-' || c == '.' || c == '_' || c == '~')
-        text[at++] = (char)c;
-      else
-        at += (size_t)snprintf(text + at, sizeof(text) - at, "%%%02X", c);
+    if (enrol_link(text, sizeof text, server, code) != 0) {
+      fprintf(stderr, "turfctl: --server %s is not an http(s):// or ws(s):// URL\n", server);
+      return 2;
     }
-    snprintf(text + at, sizeof(text) - at, "&code=%s", code);
+    printf("tablet link %s\n", text);
   } else {
     snprintf(text, sizeof(text), "%s", code);
   }

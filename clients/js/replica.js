@@ -213,6 +213,13 @@ export class Replica {
     return out.sort(byKeys(t.key2 !== null ? [t.key, t.key2] : [t.key]));
   }
 
+  /** One device's running total of a session's tally (0 when none): what
+   *  that device's next tally op must build on. */
+  tallySlot(session, device) {
+    const slot = this.#slots.get(session)?.get(device);
+    return slot ? slot.v : 0;
+  }
+
   /** The conflict log, sorted as in the canonical state (HLCs as BigInt). */
   conflicts() {
     const out = [];

@@ -19,6 +19,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 export const TURFD = process.env.TURFD;
 export const TURF_TABLET = process.env.TURF_TABLET;
+export const TURFCTL = process.env.TURFCTL;
 export const CHROMIUM = process.env.TURF_CHROMIUM || '/usr/bin/chromium';
 export const ARTIFACTS = process.env.TURF_ARTIFACTS || path.resolve(here, '..', 'artifacts');
 /* Generous: these wait for conditions, they do not measure anything. */
@@ -42,9 +43,17 @@ export class World {
   async start() {
     this.dir = await mkdtemp(path.join(process.env.TMPDIR || tmpdir(), 'turf-browser-'));
     await mkdir(ARTIFACTS, { recursive: true });
+    return this.startTurfd();
+  }
+
+  /* Starts turfd: on a free port the first time, on the same port and
+   * database after stopTurfd() (a server that was away comes back). */
+  async startTurfd() {
     const ready = path.join(this.dir, 'ready');
+    await rm(ready, { force: true });
     const log = (await import('node:fs')).openSync(path.join(this.dir, 'turfd.log'), 'a');
-    this.turfd = spawn(TURFD, ['--listen', '127.0.0.1', '--port', '0', '--db', path.join(this.dir, 'server.db'),
+    this.turfd = spawn(TURFD, ['--listen', '127.0.0.1', '--port', String(this.port || 0),
+      '--db', path.join(this.dir, 'server.db'),
       '--demo', '--demo-uses', '100', '--ready-file', ready, '--log-level', 'info'],
     { stdio: ['ignore', log, log] });
     this.exited = new Promise((resolve) => this.turfd.on('exit', (code, signal) => resolve({ code, signal })));
@@ -58,18 +67,37 @@ export class World {
         this.dashboard = get('dashboard');
         this.login = get('login');
         this.password = get('password');
+        this.tabletApp = get('tablet');
+        this.enrolLink = get('enrol');
         if (this.url && this.dashboard && this.login && this.password) break;
       } catch { /* not written yet */ }
       if (this.turfd.exitCode !== null) throw new Error('turfd exited during start');
       if (Date.now() > deadline) throw new Error('turfd did not become ready');
       await sleep(50);
     }
+    this.port = Number(new URL(this.dashboard).port);
     return this;
+  }
+
+  /* Stops turfd (SIGTERM) and waits until it has exited. */
+  async stopTurfd() {
+    if (!this.turfd || this.turfd.exitCode !== null) return;
+    this.turfd.kill('SIGTERM');
+    const result = await this.exited;
+    if (result.code !== 0) throw new Error('turfd exited with ' + JSON.stringify(result));
   }
 
   /* turf-tablet --db <dir>/<tablet>.db args...; returns stdout. */
   async tablet(tablet, ...args) {
     const { stdout } = await execFileP(TURF_TABLET, ['--db', path.join(this.dir, tablet + '.db'), ...args],
+      { timeout: WAIT_MS });
+    return stdout;
+  }
+
+  /* turfctl --db <the server's database> args...; returns stdout. */
+  async turfctl(...args) {
+    if (!TURFCTL) throw new Error('TURFCTL must point to the binary');
+    const { stdout } = await execFileP(TURFCTL, ['--db', path.join(this.dir, 'server.db'), ...args],
       { timeout: WAIT_MS });
     return stdout;
   }
@@ -165,6 +193,7 @@ export class World {
       } catch { /* no log */ }
     }
     if (this.browser) await this.browser.close().catch(() => {});
+    for (const t of this.tablets || []) await t.close().catch(() => {});
     if (this.turfd && this.turfd.exitCode === null) this.turfd.kill('SIGKILL');
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
   }

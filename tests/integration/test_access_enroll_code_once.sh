@@ -42,13 +42,22 @@ enrol m1 "$multi" || fail "use 1 of 2 refused"
 enrol m2 "$multi" || fail "use 2 of 2 refused"
 if enrol m3 "$multi"; then fail "a code for 2 enrolled 3"; fi
 
-# QR code as PNG (decoded by zbar) holds the server and a working code.
+# QR code as PNG (decoded by zbar) holds the tablet app's link with a
+# working code: --server names turfd by its ws:// address, the link by http.
 turfctl enroll --org 1 --server "$TURF_URL" --png "$TURF_TMP/code.png" >"$TURF_TMP/qr.out"
 pngcode=$(awk '$1=="code"{print $2}' "$TURF_TMP/qr.out")
 decoded=$(zbarimg -q --raw "$TURF_TMP/code.png" 2>/dev/null)
-want="turf://enroll?server=$(python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$TURF_URL")&code=$pngcode"
+want="http://${TURF_URL#ws://}/tablet/#enrol=$pngcode"
 [ "$decoded" = "$want" ] || fail "PNG QR holds '$decoded', want '$want'"
-enrol fromqr "${decoded##*code=}" || fail "the code from the QR was refused"
+grep -qxF "tablet link $want" "$TURF_TMP/qr.out" || fail "the link is not printed as text"
+enrol fromqr "${decoded##*enrol=}" || fail "the code from the QR was refused"
+# A public https address goes into the link as it is; a URL that is none is refused.
+turfctl enroll --org 1 --server https://turf.example.org/ --no-qr >"$TURF_TMP/https.out"
+grep -q '^tablet link https://turf.example.org/tablet/#enrol=[A-Z0-9]*$' "$TURF_TMP/https.out" ||
+  fail "https link: $(cat "$TURF_TMP/https.out")"
+if turfctl enroll --org 1 --server turf.example.org --no-qr >/dev/null 2>&1; then
+  fail "a --server that is no URL was taken"
+fi
 
 # The terminal QR code, turned back into a picture, holds the same.
 python3 - "$TURF_TMP/qr.out" "$TURF_TMP/term.pbm" <<'PY'

@@ -1,4 +1,4 @@
-"""The README's "Trying it with two tablets", run as written against a real
+"""The README's "Trying it with the sample client" (two tablets), run as written against a real
 turfd --demo: its command block line by line (with the code and address this
 turfd printed, and the built turf-tablet), then both tablets' attendance must
 be what the README shows the reader, arrival times apart."""
@@ -19,7 +19,7 @@ ARRIVAL = re.compile(r"^(  .*\t(?:present|absent|excused)\t)\d\d:\d\d(\t)", re.M
 def walkthrough():
     """The section's two code blocks: the commands and what they print."""
     text = open(README).read()
-    section = text[text.index("## Trying it with two tablets"):]
+    section = text[text.index("## Trying it with the sample client"):]
     section = section[:section.index("\n## ", 1)]
     blocks = re.findall(r"^```\n(.*?)^```$", section, re.M | re.S)
     assert len(blocks) == 2, blocks

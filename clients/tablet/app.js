@@ -1,0 +1,676 @@
+// app.js — the tablet app: enrolment, today's sessions, check-in, walk-ins,
+// the tally, the session log and the group's messages, on the client
+// library (js/client.js) that keeps everything in IndexedDB and syncs it.
+//
+// Owns the page. Views are drawn from the replica every time something
+// changes (the library's 'change' event); nothing here keeps its own copy
+// of records. Text from records only ever goes into textContent, never
+// into markup.
+import { TurfClient, TurfError } from './js/client.js';
+import { fold, queryWords, matches } from './fold.js';
+import { t, lang, setLang } from './i18n.js';
+
+const MAX_ROWS = 60;              /* rows drawn per list; typing narrows the rest */
+const REGULAR_DAYS = 56;          /* "lately": the last eight weeks */
+const CLOCK_WARN_MS = 2 * 60000;  /* an offset worth telling the teacher about */
+
+const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`;
+const ui = {
+  view: 'enrol',    /* enrol | today | session | revoked | refused */
+  session: null,    /* the open session's id */
+  tab: 'checkin',   /* checkin | tally | log | messages */
+  query: '',
+  enrolCode: '',    /* from the QR code's link */
+  enrolTyped: '',   /* typed by hand */
+  enrolName: '',
+  enrolError: '',
+  enrolBusy: false,
+  dialog: null,     /* a function drawing the open dialog, or null */
+  notice: '',
+};
+let client;
+
+/* --- small DOM helpers ------------------------------------------------- */
+
+/* h('button.big', {onclick}, 'text', child...) */
+function h(tag, props = {}, ...children) {
+  const [name, ...classes] = tag.split('.');
+  const el = document.createElement(name);
+  if (classes.length) el.className = classes.join(' ');
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k in el && k !== 'list' && k !== 'form') el[k] = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const $ = (sel) => document.querySelector(sel);
+
+function clock(ms) {
+  const d = new Date(ms);
+  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+}
+
+/* The tablet's local date (its corrected clock), "YYYY-MM-DD". */
+function localDate(ms) {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
+function daysBefore(date, days) {
+  const [y, m, d] = date.split('-').map(Number);
+  return localDate(new Date(y, m - 1, d - days, 12).getTime());
+}
+
+/* A session id two tablets starting the same activity on the same day
+ * offline both arrive at, so they make one session: the activity's id and
+ * the date, as turfd's demo names its sessions. */
+function adHocSessionId(activity, date) {
+  const id = `${activity}-${date}`;
+  if (id.length <= 64) return id;
+  let a = 0x811c9dc5, b = 0x01000193; /* FNV-1a, twice: only to shorten a long id */
+  for (let i = 0; i < activity.length; i++) {
+    a = Math.imul(a ^ activity.charCodeAt(i), 0x01000193) >>> 0;
+    b = Math.imul(b ^ activity.charCodeAt(i), 0x811c9dc5) >>> 0;
+  }
+  return `${a.toString(16).padStart(8, '0')}${b.toString(16).padStart(8, '0')}-${date}`;
+}
+
+/* --- reading the replica ----------------------------------------------- */
+
+/* What is derived from the replica is computed once per change of it, not
+ * once per keystroke: an organisation may hold 10,000 people and a year of
+ * check-ins. */
+let dataVersion = 0;
+const memos = new Map();
+function memo(key, fn) {
+  let m = memos.get(key);
+  if (!m || m.version !== dataVersion) memos.set(key, m = { version: dataVersion, value: fn() });
+  return m.value;
+}
+
+function byId(type) {
+  return memo(`byId:${type}`, () => {
+    const m = new Map();
+    for (const r of client.replica.list(type)) m.set(r.id, r);
+    return m;
+  });
+}
+
+/* session id -> participant id -> check-in */
+function checkinsBySession() {
+  return memo('checkins', () => {
+    const m = new Map();
+    for (const c of client.replica.list('checkin')) {
+      let s = m.get(c.session);
+      if (!s) m.set(c.session, s = new Map());
+      s.set(c.participant, c);
+    }
+    return m;
+  });
+}
+
+function todaysSessions() {
+  const today = localDate(client.now());
+  const activities = byId('activity');
+  const locations = byId('location');
+  const present = presentCounts();
+  return [...byId('session').values()]
+    .filter((s) => s.date === today)
+    .map((s) => {
+      const a = activities.get(s.activity) || {};
+      return { ...s, activityName: a.name || '', locationName: (locations.get(a.location) || {}).name || '',
+        start: s.start_time || a.start_time || '', present: present.get(s.id) || 0 };
+    })
+    .sort((x, y) => (x.start || '99').localeCompare(y.start || '99') || x.activityName.localeCompare(y.activityName));
+}
+
+function presentCounts() {
+  return memo('present', () => {
+    const m = new Map();
+    for (const [session, cs] of checkinsBySession()) {
+      let n = 0;
+      for (const c of cs.values()) if (c.status === 'present') n++;
+      m.set(session, n);
+    }
+    return m;
+  });
+}
+
+/* Participants one can check in (not merged into someone else), with
+ * their folded names. */
+function people() {
+  return memo('people', () => client.replica.list('participant').filter((p) => !p.merged_into)
+    .map((p) => ({ ...p, folded: fold(p.name) })));
+}
+
+/* How often each participant came to this activity lately (present). */
+function regularity(activity, today) {
+  return memo(`regular:${activity}:${today}`, () => {
+    const since = daysBefore(today, REGULAR_DAYS);
+    const bySession = checkinsBySession();
+    const count = new Map();
+    for (const s of byId('session').values()) {
+      if (s.activity !== activity || s.date < since || s.date >= today) continue;
+      for (const c of (bySession.get(s.id) || new Map()).values()) {
+        if (c.status === 'present') count.set(c.participant, (count.get(c.participant) || 0) + 1);
+      }
+    }
+    return count;
+  });
+}
+
+/* The session's list, sorted: most regular first, then by name. */
+function sortedPeople(activity, today) {
+  return memo(`sorted:${activity}:${today}:${lang}`, () => {
+    const regular = regularity(activity, today);
+    return [...people()].sort((x, y) => (regular.get(y.id) || 0) - (regular.get(x.id) || 0)
+      || x.name.localeCompare(y.name, lang));
+  });
+}
+
+/* --- drawing --------------------------------------------------------- */
+
+let renderQueued = false;
+function render() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    draw();
+  });
+}
+
+function draw() {
+  document.documentElement.lang = lang;
+  drawStatus();
+  const main = $('#main');
+  const focus = document.activeElement && document.activeElement.id;
+  const views = { enrol: viewEnrol, today: viewToday, session: viewSession, revoked: viewRevoked, refused: viewRefused };
+  main.replaceChildren(views[ui.view]());
+  const dialog = $('#dialog');
+  dialog.replaceChildren(...(ui.dialog ? [ui.dialog()] : []));
+  dialog.hidden = !ui.dialog;
+  if (focus && document.getElementById(focus)) {
+    const el = document.getElementById(focus);
+    el.focus();
+    if (el.setSelectionRange && typeof el.value === 'string') el.setSelectionRange(el.value.length, el.value.length);
+  }
+  document.body.dataset.view = ui.view;
+  document.body.dataset.ready = '1';
+  /* When the app is first usable, for bench/tablet.mjs. */
+  if (ui.view !== 'enrol' && !performance.getEntriesByName('turf:usable').length) performance.mark('turf:usable');
+}
+
+function drawStatus() {
+  $('#lang').textContent = t('lang_switch');
+  $('#insecure').textContent = t('insecure');
+  const bar = $('#status');
+  if (!client || ui.view === 'enrol' || ui.view === 'revoked') {
+    bar.replaceChildren();
+    bar.hidden = true;
+    return;
+  }
+  const s = client.status();
+  const state = s.state === 'online' ? 'online' : s.state === 'connecting' ? 'connecting' : 'offline';
+  const items = [
+    h(`span.conn.${state}`, { id: 'conn', dataset: { state, live: s.live ? '1' : '0' } }, t(state)),
+    h('span', { id: 'outbox', dataset: { count: String(s.outbox) } }, s.outbox ? t('waiting', s.outbox) : t('all_sent')),
+    h('span', { id: 'last-sync' }, s.lastSync ? t('last_sync', clock(s.lastSync)) : t('never_synced')),
+  ];
+  if (Math.abs(s.offset) > CLOCK_WARN_MS) {
+    items.push(h('span.warn', { id: 'clock-warning' }, t('clock_off', Math.round(Math.abs(s.offset) / 60000), s.offset < 0)));
+  }
+  if (s.attention) items.push(h('span.warn', { id: 'refused' }, t('refused_ops', s.attention)));
+  bar.replaceChildren(...items);
+  bar.hidden = false;
+}
+
+function viewEnrol() {
+  const codeFromLink = ui.enrolCode;
+  const form = h('form.card', {
+    id: 'enrol-form',
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      const code = (codeFromLink || ui.enrolTyped).trim().toUpperCase();
+      const name = ui.enrolName.trim();
+      if (!code || !name) return;
+      ui.enrolBusy = true;
+      ui.enrolError = '';
+      render();
+      try {
+        await client.enrol(code, name);
+        askPersistence();
+        ui.view = 'today';
+        ui.enrolCode = '';
+      } catch (e) {
+        ui.enrolError = e instanceof TurfError ? t('enrol_bad_code') : String(e.message || e);
+        ui.enrolCode = ''; /* a spent code from a link: let a new one be typed */
+      }
+      ui.enrolBusy = false;
+      render();
+    },
+  },
+  h('h1', {}, t('enrol_title')),
+  h('p', {}, t('enrol_intro')),
+  codeFromLink ? null : h('label', { for: 'enrol-code' }, t('enrol_code')),
+  codeFromLink ? null : h('input', { id: 'enrol-code', name: 'code', autocomplete: 'off', autocapitalize: 'characters',
+    spellcheck: false, required: true, value: ui.enrolTyped, oninput: (ev) => { ui.enrolTyped = ev.target.value; } }),
+  codeFromLink ? null : h('p.help', {}, t('enrol_code_help')),
+  h('label', { for: 'enrol-name' }, t('enrol_name')),
+  h('input', { id: 'enrol-name', name: 'name', maxLength: 64, required: true, autocomplete: 'off',
+    value: ui.enrolName, oninput: (ev) => { ui.enrolName = ev.target.value; } }),
+  h('p.help', {}, t('enrol_name_help')),
+  ui.enrolError ? h('p.error', { id: 'enrol-error', role: 'alert' }, ui.enrolError) : null,
+  ui.enrolBusy ? h('p.help', { id: 'enrol-waiting' }, t('enrol_waiting')) : null,
+  h('button.primary', { type: 'submit', id: 'enrol-submit', disabled: ui.enrolBusy }, t('enrol_submit')));
+  return form;
+}
+
+function viewRevoked() {
+  return h('section.card', { id: 'revoked' },
+    h('h1', {}, t('revoked_title')),
+    h('p', {}, t('revoked_text')),
+    h('button.primary', { onclick: () => location.reload() }, t('revoked_again')));
+}
+
+function viewRefused() {
+  return h('section.card', { id: 'refused-view' }, h('h1', {}, t('refused_text')));
+}
+
+function viewToday() {
+  const today = localDate(client.now());
+  const sessions = todaysSessions();
+  const started = new Set(sessions.map((s) => s.activity));
+  const activities = client.replica.list('activity').filter((a) => !started.has(a.id))
+    .sort((x, y) => (x.start_time || '99').localeCompare(y.start_time || '99') || x.name.localeCompare(y.name));
+  const known = client.replica.list('activity').length;
+  const locations = byId('location');
+  return h('section', { id: 'today' },
+    h('h1', {}, `${t('today')} · ${new Date(client.now()).toLocaleDateString(lang === 'en' ? 'en-GB' : 'nl-NL',
+      { weekday: 'long', day: 'numeric', month: 'long' })}`),
+    client.orgName ? h('p.org', {}, client.orgName) : null,
+    sessions.length ? h('ul.sessions', {}, sessions.map((s) => h('li', {},
+      h('button.session', { onclick: () => openSession(s.id), dataset: { session: s.id } },
+        h('span.time', {}, s.start || '–'),
+        h('span.what', {}, h('strong', {}, s.activityName || s.id), h('small', {}, s.locationName)),
+        s.cancelled ? h('span.chip.cancelled', {}, t('cancelled')) : h('span.chip', {}, t('present_count', s.present))))))
+      : h('p.empty', {}, t('today_none')),
+    /* Activities that have no session today yet can be started. */
+    activities.length || !known ? h('h2', {}, t('start_title')) : null,
+    activities.length ? h('p.help', {}, t('start_help')) : known ? null : h('p.help', {}, t('start_none')),
+    h('ul.activities', {}, activities.map((a) => h('li', {},
+      h('button.activity', { onclick: () => startSession(a, today), dataset: { activity: a.id } },
+        h('span.time', {}, a.start_time || ''),
+        h('span.what', {}, h('strong', {}, a.name), h('small', {}, (locations.get(a.location) || {}).name || '')),
+        h('span.chip.go', {}, t('start_button')))))));
+}
+
+async function startSession(activity, today) {
+  const id = adHocSessionId(activity.id, today);
+  if (!client.replica.get('session', id)) {
+    const fields = { activity: activity.id, date: today };
+    fields.start_time = activity.start_time || clock(client.now());
+    await save(() => client.record('session', id, '', fields));
+  }
+  openSession(id);
+}
+
+function openSession(id) {
+  ui.view = 'session';
+  ui.session = id;
+  ui.tab = 'checkin';
+  ui.query = '';
+  history.pushState({ session: id }, '');
+  render();
+}
+
+function viewSession() {
+  const s = client.replica.get('session', ui.session);
+  if (!s) {
+    ui.view = 'today';
+    return viewToday();
+  }
+  const a = client.replica.get('activity', s.activity) || {};
+  const tabs = ['checkin', 'tally', 'log', 'messages'];
+  const body = { checkin: tabCheckin, tally: tabTally, log: tabLog, messages: tabMessages }[ui.tab];
+  return h('section', { id: 'session', dataset: { session: ui.session } },
+    h('div.session-head', {},
+      h('button.back', { onclick: () => history.back(), 'aria-label': t('back') }, '‹ ' + t('back')),
+      h('h1', {}, a.name || ui.session, h('small', {}, ` ${s.start_time || ''}`))),
+    h('nav.tabs', { role: 'tablist' }, tabs.map((tab) => h('button', {
+      role: 'tab', id: `tab-${tab}`, 'aria-selected': String(ui.tab === tab),
+      onclick: () => { ui.tab = tab; ui.notice = ''; render(); },
+    }, t(`tab_${tab}`)))),
+    body(s, a));
+}
+
+/* Check-in: regulars first, then everyone; one tap checks in. */
+function tabCheckin(s) {
+  const today = localDate(client.now());
+  const checkins = checkinsBySession().get(ui.session) || new Map();
+  const words = queryWords(ui.query);
+  const regular = regularity(s.activity, today);
+  const all = sortedPeople(s.activity, today).filter((p) => matches(p.folded, words));
+  const regulars = words.length ? [] : all.filter((p) => regular.get(p.id));
+  const rest = words.length ? all : all.filter((p) => !regular.get(p.id));
+  const row = (p) => {
+    const c = checkins.get(p.id);
+    const status = c ? c.status : '';
+    const detail = c && c.departed ? t('departed_at', clock(c.departed))
+      : c && c.arrived && status === 'present' ? t('arrived_at', clock(c.arrived)) : '';
+    return h('li', {}, h('button.person', {
+      dataset: { participant: p.id, status },
+      'aria-label': status ? `${p.name}: ${t(`status_${status}`)}` : t('check_in', p.name),
+      onclick: () => (status ? openChange(p, c) : checkIn(p)),
+    },
+    h('span.mark', { 'aria-hidden': 'true' }, status === 'present' ? '✓' : status === 'excused' ? '–' : status === 'absent' ? '×' : ''),
+    h('span.name', {}, p.name, detail ? h('small', {}, detail) : null),
+    status ? h(`span.chip.${status}`, {}, t(`status_${status}`)) : null));
+  };
+  const list = (title, ps) => (ps.length ? [h('h2', {}, title),
+    h('ul.people', {}, ps.slice(0, MAX_ROWS).map(row)),
+    ps.length > MAX_ROWS ? h('p.help', {}, t('more', ps.length - MAX_ROWS)) : null] : []);
+  return h('div.tab', { id: 'checkin' },
+    h('div.searchbar', {},
+      h('input', { id: 'search', type: 'search', placeholder: t('search'), 'aria-label': t('search'),
+        value: ui.query, autocomplete: 'off', spellcheck: false,
+        oninput: (ev) => { ui.query = ev.target.value; drawCheckinList(); } }),
+      h('button.primary', { id: 'walk-in', onclick: () => openWalkIn() }, '+ ' + t('walk_in'))),
+    h('div', { id: 'people' },
+      ...list(t('regulars'), regulars),
+      ...list(regulars.length ? t('everyone') : '', rest),
+      all.length ? null : h('p.empty', { id: 'no-match' }, t('no_match'))));
+}
+
+/* Typing redraws only the list, so the keyboard and the caret stay put. */
+function drawCheckinList() {
+  const s = client.replica.get('session', ui.session);
+  const fresh = tabCheckin(s).querySelector('#people');
+  $('#people').replaceWith(fresh);
+}
+
+async function checkIn(p) {
+  await save(() => client.record('checkin', ui.session, p.id, { status: 'present', arrived: client.now() }));
+}
+
+function openChange(p, c) {
+  const set = (fields) => async () => {
+    ui.dialog = null;
+    await save(() => client.record('checkin', ui.session, p.id, fields));
+  };
+  ui.dialog = () => h('div.sheet', { role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'change-title', id: 'change' },
+    h('h2', { id: 'change-title' }, t('change_title', p.name)),
+    h('div.choices', {},
+      h('button', { id: 'set-present', onclick: set({ status: 'present', arrived: client.now() }),
+        'aria-pressed': String(c.status === 'present') }, t('set_present')),
+      h('button', { id: 'set-absent', onclick: set({ status: 'absent' }), 'aria-pressed': String(c.status === 'absent') },
+        t('set_absent')),
+      h('button', { id: 'set-excused', onclick: set({ status: 'excused' }), 'aria-pressed': String(c.status === 'excused') },
+        t('set_excused')),
+      c.status === 'present' ? h('button', { id: 'set-departed', onclick: set({ departed: client.now() }) },
+        t('set_departed')) : null),
+    h('button.secondary', { id: 'change-close', onclick: () => { ui.dialog = null; render(); } }, t('close')));
+  render();
+  requestAnimationFrame(() => $('#change-close') && $('#change-close').focus());
+}
+
+/* A walk-in: probable matches (same folding) come first, so a second
+ * "Kees van Dijk" is not made by accident. */
+function openWalkIn() {
+  const walkin = { name: ui.query, contact: '', referral: '', error: '' };
+  const sheet = () => {
+    const words = queryWords(walkin.name);
+    const likely = words.length ? people().filter((p) => matches(p.folded, words)).slice(0, 5) : [];
+    return h('form.sheet', {
+      role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'walkin-title', id: 'walkin',
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        const name = walkin.name.trim();
+        if (!name) {
+          walkin.error = t('walkin_name_needed');
+          render();
+          return;
+        }
+        const id = client.newId();
+        const fields = { name, first_seen: client.now() };
+        if (walkin.contact.trim()) fields.contact = walkin.contact.trim();
+        if (walkin.referral.trim()) fields.referral = walkin.referral.trim();
+        ui.dialog = null;
+        ui.query = '';
+        if (await save(() => client.record('participant', id, '', fields)))
+          await save(() => client.record('checkin', ui.session, id, { status: 'present', arrived: client.now() }));
+      },
+    },
+    h('h2', { id: 'walkin-title' }, t('walkin_title')),
+    h('label', { for: 'walkin-name' }, t('walkin_name')),
+    h('input', { id: 'walkin-name', value: walkin.name, maxLength: 200, autocomplete: 'off',
+      oninput: (ev) => { walkin.name = ev.target.value; render(); } }),
+    likely.length ? h('div.matches', { id: 'walkin-matches' },
+      h('p', {}, t('walkin_matches')),
+      likely.map((p) => h('button.secondary', { type: 'button', dataset: { participant: p.id },
+        onclick: async () => { ui.dialog = null; ui.query = ''; await checkIn(p); } }, t('walkin_is', p.name)))) : null,
+    h('label', { for: 'walkin-contact' }, t('walkin_contact')),
+    h('input', { id: 'walkin-contact', value: walkin.contact, maxLength: 200, autocomplete: 'off',
+      oninput: (ev) => { walkin.contact = ev.target.value; } }),
+    h('label', { for: 'walkin-referral' }, t('walkin_referral')),
+    h('input', { id: 'walkin-referral', value: walkin.referral, maxLength: 100, list: 'referrals', autocomplete: 'off',
+      oninput: (ev) => { walkin.referral = ev.target.value; } }),
+    h('datalist', { id: 'referrals' }, t('walkin_referral_options').map((o) => h('option', { value: o }))),
+    walkin.error ? h('p.error', { role: 'alert' }, walkin.error) : null,
+    h('div.row', {},
+      h('button.secondary', { type: 'button', id: 'walkin-cancel', onclick: () => { ui.dialog = null; render(); } },
+        t('walkin_cancel')),
+      h('button.primary', { type: 'submit', id: 'walkin-add' }, t('walkin_add'))));
+  };
+  ui.dialog = sheet;
+  render();
+  requestAnimationFrame(() => $('#walkin-name') && $('#walkin-name').focus());
+}
+
+function tabTally() {
+  const tally = client.replica.get('tally', ui.session) || { total: 0 };
+  /* An op carries this tablet's own running total, not a delta. */
+  const mine = client.replica.tallySlot(ui.session, client.deviceId);
+  const set = (n) => save(() => client.record('tally', ui.session, '', { count: Math.max(0, n) }));
+  return h('div.tab', { id: 'tally' },
+    h('h2', {}, t('tally_title')),
+    h('p.help', {}, t('tally_help')),
+    h('div.tally', {},
+      h('button.round', { id: 'tally-minus', 'aria-label': '−1', disabled: mine <= 0, onclick: () => set(mine - 1) }, '−'),
+      h('output', { id: 'tally-total', 'aria-live': 'polite' }, String(tally.total || 0)),
+      h('button.round', { id: 'tally-plus', 'aria-label': '+1', onclick: () => set(mine + 1) }, '+')),
+    h('p.help', {}, `${t('tally_mine')}: `, h('span', { id: 'tally-mine' }, String(mine))));
+}
+
+/* What is being typed, kept across redraws (a change arriving from another
+ * tablet redraws the page): by input id, for the open session. */
+const drafts = new Map();
+function draft(id, stored) {
+  const key = `${ui.session}:${id}`;
+  return drafts.has(key) ? drafts.get(key) : stored;
+}
+function typing(id) {
+  return (ev) => drafts.set(`${ui.session}:${id}`, ev.target.value);
+}
+function typed(...ids) {
+  for (const id of ids) drafts.delete(`${ui.session}:${id}`);
+}
+
+function tabLog(s) {
+  const log = client.replica.get('session_log', ui.session) || {};
+  const stamp = (field) => save(() => client.record('session_log', ui.session, '', { [field]: client.now() }));
+  return h('form.tab', {
+    id: 'log',
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      const fields = {};
+      const hc = $('#log-headcount').value.trim();
+      fields.headcount = hc === '' ? null : Math.max(0, Math.min(100000, Math.floor(Number(hc)) || 0));
+      fields.notes = $('#log-notes').value;
+      if (await save(() => client.record('session_log', ui.session, '', fields))) {
+        typed('log-headcount', 'log-notes');
+        ui.notice = t('log_saved');
+      }
+      render();
+    },
+  },
+  h('div.times', {},
+    h('div', {}, h('span', {}, t('log_started')), h('strong', { id: 'log-started' }, log.started ? clock(log.started) : '–'),
+      h('button.secondary', { type: 'button', id: 'log-start-now', onclick: () => stamp('started') }, t('log_now'))),
+    h('div', {}, h('span', {}, t('log_ended')), h('strong', { id: 'log-ended' }, log.ended ? clock(log.ended) : '–'),
+      h('button.secondary', { type: 'button', id: 'log-end-now', onclick: () => stamp('ended') }, t('log_now')))),
+  h('label', { for: 'log-headcount' }, t('log_headcount')),
+  h('input', { id: 'log-headcount', type: 'number', inputMode: 'numeric', min: 0, max: 100000,
+    value: draft('log-headcount', log.headcount ?? ''), oninput: typing('log-headcount') }),
+  h('label', { for: 'log-notes' }, t('log_notes')),
+  h('textarea', { id: 'log-notes', rows: 5, maxLength: 4096, value: draft('log-notes', log.notes ?? ''),
+    oninput: typing('log-notes') }),
+  ui.notice ? h('p.notice', { role: 'status' }, ui.notice) : null,
+  h('button.primary', { type: 'submit', id: 'log-save' }, t('log_save')));
+}
+
+function tabMessages(s) {
+  const messages = client.replica.list('message')
+    .filter((m) => m.activity === s.activity && !m.deleted)
+    .sort((x, y) => (x.posted || 0) - (y.posted || 0) || x.id.localeCompare(y.id));
+  const mine = (m) => m.author === client.deviceId;
+  const edit = (m) => {
+    ui.dialog = () => h('form.sheet', {
+      role: 'dialog', 'aria-modal': 'true', id: 'msg-edit',
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        const body = $('#msg-edit-body').value;
+        ui.dialog = null;
+        if (await save(() => client.record('message', m.id, '', { body }))) typed(`edit-${m.id}`);
+      },
+    },
+    h('label', { for: 'msg-edit-body' }, t('msg_edit')),
+    h('textarea', { id: 'msg-edit-body', rows: 4, maxLength: 4096, value: draft(`edit-${m.id}`, m.body),
+      oninput: typing(`edit-${m.id}`) }),
+    h('div.row', {},
+      h('button.secondary', { type: 'button', onclick: () => { ui.dialog = null; render(); } }, t('walkin_cancel')),
+      h('button.primary', { type: 'submit', id: 'msg-edit-save' }, t('msg_save'))));
+    render();
+  };
+  return h('div.tab', { id: 'messages' },
+    messages.length ? h('ul.messages', {}, messages.map((m) => h('li', { dataset: { message: m.id } },
+      h('p.meta', {}, mine(m) ? t('msg_mine') : t('msg_other'), m.posted ? ` · ${clock(m.posted)}` : ''),
+      h('p.body', {}, m.body),
+      mine(m) ? h('div.row', {},
+        h('button.secondary', { onclick: () => edit(m) }, t('msg_edit')),
+        h('button.secondary', { onclick: async () => {
+          if (confirm(t('msg_delete_confirm'))) await save(() => client.record('message', m.id, '', { deleted: true }));
+        } }, t('msg_delete'))) : null)))
+      : h('p.empty', {}, t('msg_none')),
+    h('form.compose', {
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        const body = $('#msg-body').value.trim();
+        if (!body) return;
+        if (await save(() => client.record('message', client.newId(), '', { activity: s.activity, body }))) {
+          typed('msg-body');
+          $('#msg-body').value = '';
+        }
+      },
+    },
+    h('label', { for: 'msg-body' }, t('msg_write')),
+    h('textarea', { id: 'msg-body', rows: 3, maxLength: 4096, value: draft('msg-body', ''), oninput: typing('msg-body') }),
+    h('button.primary', { type: 'submit', id: 'msg-send' }, t('msg_send'))));
+}
+
+/* Runs a record; true once it is durable. A refusal is shown, not lost. */
+async function save(fn) {
+  try {
+    await fn();
+    ui.notice = '';
+    render();
+    return true;
+  } catch (e) {
+    ui.notice = t('saved_error') + (e.message || e);
+    showToast(ui.notice);
+    render();
+    return false;
+  }
+}
+
+function showToast(text) {
+  const el = $('#toast');
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(showToast.timer);
+  showToast.timer = setTimeout(() => { el.hidden = true; }, 6000);
+}
+
+/* Storage the browser will not clear under pressure, asked for once the
+ * tablet is enrolled (a browser may grant it only for an installed app). */
+async function askPersistence() {
+  if (navigator.storage && navigator.storage.persist) {
+    try { await navigator.storage.persist(); } catch { /* reported as not persistent */ }
+  }
+}
+
+/* --- start ----------------------------------------------------------- */
+
+async function boot() {
+  $('#lang').addEventListener('click', () => {
+    setLang(lang === 'en' ? 'nl' : 'en');
+    render();
+  });
+  if (!window.isSecureContext) $('#insecure').hidden = false;
+  if ('serviceWorker' in navigator && window.isSecureContext) {
+    navigator.serviceWorker.register('sw.js').catch(() => { /* the app still works online */ });
+  }
+  const fromLink = new URLSearchParams(location.hash.slice(1)).get('enrol');
+  if (fromLink) history.replaceState(null, '', location.pathname + location.search); /* the code is spent once used */
+
+  client = await TurfClient.open({ url: wsUrl });
+  window.turfClient = client; /* for a look from the browser's console (and bench/tablet.mjs) */
+  client.addEventListener('status', render);
+  client.addEventListener('change', () => {
+    dataVersion++;
+    render();
+  });
+  client.addEventListener('attention', render);
+  client.addEventListener('revoked', () => {
+    dataVersion++;
+    ui.view = 'revoked';
+    ui.dialog = null;
+    render();
+  });
+  window.addEventListener('online', () => client.start(true));
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') client.start(true);
+  });
+  window.addEventListener('popstate', (ev) => {
+    ui.dialog = null;
+    if (ev.state && ev.state.session) {
+      ui.view = 'session';
+      ui.session = ev.state.session;
+    } else if (ui.view === 'session') {
+      ui.view = 'today';
+    }
+    render();
+  });
+  if (client.enrolled) {
+    ui.view = 'today';
+    if (fromLink) showToast(t('enrol_already'));
+    client.start();
+  } else {
+    ui.view = 'enrol';
+    ui.enrolCode = fromLink || '';
+  }
+  draw();
+}
+
+boot().catch((e) => {
+  document.body.dataset.ready = 'error';
+  $('#main').replaceChildren(h('p.error', { role: 'alert' }, String(e && e.message ? e.message : e)));
+});
