@@ -417,6 +417,8 @@ static const frame__key_t frame__keys_hello[] = {
     K("cur", FRAME__K_U64, false, proto_hello_t, cursor, 0, UINT64_MAX),
     K("out", FRAME__K_U64, false, proto_hello_t, outbox, 0, PROTO_MAX_OUTBOX),
     K("now", FRAME__K_I64, false, proto_hello_t, now_ms, 0, 0),
+    K("st", FRAME__K_U32, false, proto_hello_t, storage, 0, PROTO_STORAGE_BEST_EFFORT),
+    K("su", FRAME__K_U32, false, proto_hello_t, storage_used, 0, 100),
 };
 
 static const frame__key_t frame__keys_welcome[] = {

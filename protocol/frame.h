@@ -25,6 +25,15 @@ typedef enum {
   PROTO_PONG = 10,
 } proto_frame_type_t;
 
+/* hello.st: what the device knows of its own storage. A browser may clear a
+ * site's data under storage pressure unless it granted persistence; a
+ * tablet whose outbox sits in such storage can lose what it recorded. */
+enum {
+  PROTO_STORAGE_UNKNOWN = 0,    /* not said (the default) */
+  PROTO_STORAGE_PERSISTENT = 1, /* kept until the device's user removes it */
+  PROTO_STORAGE_BEST_EFFORT = 2 /* may be cleared by the platform */
+};
+
 typedef struct {
   uint32_t version;        /* "v": PROTO_VERSION */
   proto_str_t app;         /* "app": client name/version, <= 64 bytes */
@@ -35,6 +44,10 @@ typedef struct {
   uint64_t cursor;         /* "cur": last server_seq the client has applied */
   uint64_t outbox;         /* "out": ops recorded but not yet acked */
   int64_t now_ms;          /* "now": the client's wall clock (ms) */
+  uint32_t storage;        /* "st": PROTO_STORAGE_*: may the device's storage
+                              be cleared by its platform? */
+  uint32_t storage_used;   /* "su": how full that storage is (percent of its
+                              quota, 0..100; 0 with PROTO_STORAGE_UNKNOWN) */
 } proto_hello_t;
 
 typedef struct {

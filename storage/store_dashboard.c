@@ -70,7 +70,8 @@ static const char store__view_devices[] =
     "  'id', id, 'name', name, 'app', app, 'online', COALESCE(online, 0),"
     "  'last_seen', last_seen_ms, 'outbox', COALESCE(outbox, 0),"
     "  'offset', COALESCE(clock_offset_ms, 0), 'last_seq', last_seq,"
-    "  'revoked', COALESCE(revoked, 0), 'created', created_ms) AS x "
+    "  'revoked', COALESCE(revoked, 0), 'created', created_ms,"
+    "  'storage', storage, 'storage_used', storage_used) AS x "
     "FROM devices WHERE org = ?1 AND id <> '" STORE__DASH_SERVER_DEVICE "' "
     "AND id NOT LIKE '" STORE__DASH_SERVER_DEVICE "-%' AND id NOT LIKE 'turfctl-%' ORDER BY COALESCE(name, id), id)), '[]'))";
 

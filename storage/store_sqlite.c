@@ -31,7 +31,7 @@
 #include "scope.h"
 #include "store_dashboard.h"
 
-#define STORE__SCHEMA_VERSION 5
+#define STORE__SCHEMA_VERSION 6
 #define STORE__DEFAULT_BATCH 256
 #define STORE__READ_BATCH 32     /* pulls taken from the queue at once */
 #define STORE__BUSY_TIMEOUT_MS 5000
@@ -211,6 +211,13 @@ static const char store__schema_v5[] =
     "INSERT OR IGNORE INTO participant_creators (org, participant, device, seq)\n"
     "  SELECT org, k, device, min(server_seq) FROM ops WHERE rtype = 4 GROUP BY org, k;\n";
 
+/* Version 6: what each device said of its storage in its last hello
+ * (hello.st, hello.su), so coordinators see a tablet whose outbox the
+ * browser may clear. */
+static const char store__schema_v6[] =
+    "ALTER TABLE devices ADD COLUMN storage INTEGER NOT NULL DEFAULT 0; -- PROTO_STORAGE_*\n"
+    "ALTER TABLE devices ADD COLUMN storage_used INTEGER NOT NULL DEFAULT 0; -- percent\n";
+
 /* Runs every migration after the database's user_version, each in its own
  * transaction with the version bump, so a crash leaves a whole version. */
 static int store__migrate(sqlite3 *db) {
@@ -258,7 +265,11 @@ static int store__migrate(sqlite3 *db) {
     if (sqlite3_exec(db, store__schema_v5, NULL, NULL, &err) != SQLITE_OK)
       goto rollback;
   }
-  /* Later versions: if (version < 6) { ... } */
+  if (version < 6) {
+    if (sqlite3_exec(db, store__schema_v6, NULL, NULL, &err) != SQLITE_OK)
+      goto rollback;
+  }
+  /* Later versions: if (version < 7) { ... } */
   if (version < STORE__SCHEMA_VERSION) {
     snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", STORE__SCHEMA_VERSION);
     if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
@@ -455,7 +466,8 @@ void store_req_dispose(store_req_t *req) {
                     "VALUES (?1, ?2, NULLIF(?3, ''), ?4, NULLIF(?5, ''), ?6)")         \
   XX(device_hello, "UPDATE devices SET name = COALESCE(NULLIF(?2, ''), name), "         \
                    "app = COALESCE(NULLIF(?3, ''), app), last_seen_ms = ?4, outbox = ?5, " \
-                   "clock_offset_ms = ?6, online = 1 WHERE id = ?1")                    \
+                   "clock_offset_ms = ?6, online = 1, storage = ?7, storage_used = ?8 "  \
+                   "WHERE id = ?1")                                                     \
   XX(device_push, "UPDATE devices SET last_seq = ?2, outbox = ?3, last_seen_ms = ?4 "   \
                   "WHERE id = ?1")                                                      \
   XX(device_status, "UPDATE devices SET outbox = COALESCE(?2, outbox), online = ?3, last_seen_ms = ?4 "   \
@@ -1030,6 +1042,8 @@ static int store__hello(store__writer_t *w, store_req_t *req) {
   sqlite3_bind_int64(w->device_hello, 4, h->now_ms);
   sqlite3_bind_int64(w->device_hello, 5, (int64_t)in->outbox);
   sqlite3_bind_int64(w->device_hello, 6, h->offset_ms);
+  sqlite3_bind_int64(w->device_hello, 7, in->storage);
+  sqlite3_bind_int64(w->device_hello, 8, in->storage_used);
   return store__exec(w->device_hello);
 }
 

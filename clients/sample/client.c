@@ -362,6 +362,9 @@ static void client__send_hello(client_conn_t *conn) {
   /* The device's own clock, uncorrected: the server answers with the
    * offset from exactly this clock. */
   f.u.hello.now_ms = local_device_clock(conn->local);
+  /* Its replica and outbox are a file its user owns, written with
+   * synchronous=FULL: nothing clears it behind their back. */
+  f.u.hello.storage = PROTO_STORAGE_PERSISTENT;
   if (client__send(conn, &f) != 0) {
     client__drop(conn, "cannot send hello");
     return;

@@ -24,6 +24,8 @@
       no_arrivals: 'Vandaag is nog niemand binnengekomen.', arrived: '{0} is binnen bij {1}',
       th_device: 'Tablet', th_status: 'Status', th_last: 'Laatste sync', th_outbox: 'Nog te versturen',
       th_clock: 'Klok', th_app: 'App', online: 'online', offline: 'offline', never: 'nooit',
+      th_storage: 'Opslag', storage_kept: 'blijvend', storage_risk: 'kan door de browser gewist worden',
+      storage_full: '{0}% vol',
       no_devices: 'Nog geen tablets aangemeld.', revoked: 'ingetrokken',
       clock_ok: 'klopt', clock_behind: '{0} achter', clock_ahead: '{0} voor',
       just_now: 'zojuist', min_ago: '{0} min geleden', hours_ago: '{0} uur geleden', days_ago: '{0} dagen geleden',
@@ -67,6 +69,8 @@
       no_arrivals: 'Nobody has arrived today yet.', arrived: '{0} arrived at {1}',
       th_device: 'Tablet', th_status: 'Status', th_last: 'Last sync', th_outbox: 'Still to send',
       th_clock: 'Clock', th_app: 'App', online: 'online', offline: 'offline', never: 'never',
+      th_storage: 'Storage', storage_kept: 'kept', storage_risk: 'the browser may clear it',
+      storage_full: '{0}% full',
       no_devices: 'No tablets enrolled yet.', revoked: 'revoked',
       clock_ok: 'right', clock_behind: '{0} behind', clock_ahead: '{0} ahead',
       just_now: 'just now', min_ago: '{0} min ago', hours_ago: '{0} h ago', days_ago: '{0} days ago',
@@ -280,6 +284,18 @@
   }
 
   /* ---- devices ---- */
+  /* What a tablet said of its storage (hello.st, hello.su): one whose
+   * browser may clear it, or that is nearly full, can lose its outbox. */
+  const STORAGE_PERSISTENT = 1, STORAGE_BEST_EFFORT = 2;
+  function storageAtRisk(d) {
+    return d.storage === STORAGE_BEST_EFFORT || (d.storage !== 0 && d.storage_used >= 90);
+  }
+  function storageText(d) {
+    if (d.storage !== STORAGE_PERSISTENT && d.storage !== STORAGE_BEST_EFFORT) return '—';
+    const kept = t(d.storage === STORAGE_PERSISTENT ? 'storage_kept' : 'storage_risk');
+    return d.storage_used ? kept + ', ' + t('storage_full', d.storage_used) : kept;
+  }
+
   function renderDevices() {
     const devices = state.devices;
     if (!devices) return;
@@ -296,10 +312,11 @@
         h('td', { title: dayTime(d.last_seen), text: ago(d.last_seen) }),
         h('td', { class: 'num outbox', text: String(d.outbox) }),
         h('td', { class: skewed ? 'skew' : null, text: clock }),
+        h('td', { class: 'storage' + (storageAtRisk(d) ? ' skew' : ''), text: storageText(d) }),
         h('td', { class: 'app', text: d.app || '—' }));
     });
     replaceBody('devices-body', h('table', {},
-      h('thead', {}, h('tr', {}, ['th_device', 'th_status', 'th_last', 'th_outbox', 'th_clock', 'th_app'].map((k) => h('th', { scope: 'col', text: t(k) })))),
+      h('thead', {}, h('tr', {}, ['th_device', 'th_status', 'th_last', 'th_outbox', 'th_clock', 'th_storage', 'th_app'].map((k) => h('th', { scope: 'col', text: t(k) })))),
       h('tbody', {}, rows)));
   }
 

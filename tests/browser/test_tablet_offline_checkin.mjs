@@ -76,6 +76,16 @@ test('check-ins made offline survive a reload and arrive everywhere', async () =
     const attendance = await w.tablet('sample', 'attendance');
     for (const p of PEOPLE) assert.match(attendance, new RegExp(`${p}.*present`));
 
+    // The dashboard shows what each tablet said of its storage: the
+    // browser's (persistent only if the browser granted it) and the sample
+    // client's SQLite file (kept).
+    const persisted = await zaal.page.evaluate(() => navigator.storage.persisted());
+    const zaalStorage = dash.locator('#devices-body tr', { hasText: 'Tablet Zaal' }).locator('.storage');
+    await zaalStorage.filter({ hasText: persisted ? /^blijvend/ : /^kan door de browser gewist worden/ }).waitFor();
+    assert.equal(await zaalStorage.evaluate((el) => el.classList.contains('skew')), !persisted);
+    await dash.locator('#devices-body tr', { hasText: 'Sample' }).locator('.storage', { hasText: /^blijvend/ }).waitFor();
+    await w.shot(dash, 'dashboard-tablets');
+
     await zaal.page.setViewportSize(LANDSCAPE);
     await zaal.shot('landscape');
     await entree.close();

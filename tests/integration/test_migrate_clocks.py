@@ -82,7 +82,9 @@ async def main(tmp):
     with open(os.path.join(tmp, "turfd.log"), "ab") as log:
         proc, url, code = start_turfd(tmp, log, "--demo")
         # The migration ran inside turfd's start: nothing was lost or changed.
-        assert query(server_db, "PRAGMA user_version") == [(5,)]
+        assert query(server_db, "PRAGMA user_version") == [(6,)]
+        # Version 6: devices say nothing of their storage until their next hello.
+        assert query(server_db, "SELECT DISTINCT storage, storage_used FROM devices") == [(0, 0)]
         # Version 5: who may see which participant comes from the log.
         assert query(server_db, "SELECT count(*) FROM participant_locations") == query(
             server_db, "SELECT count(DISTINCT k2 || ' ' || loc) FROM ops "

@@ -63,6 +63,8 @@ static void check_frame_eq(const proto_frame_t *a, const proto_frame_t *b) {
     CHECK(a->u.hello.cursor == b->u.hello.cursor);
     CHECK(a->u.hello.outbox == b->u.hello.outbox);
     CHECK(a->u.hello.now_ms == b->u.hello.now_ms);
+    CHECK(a->u.hello.storage == b->u.hello.storage);
+    CHECK(a->u.hello.storage_used == b->u.hello.storage_used);
     break;
   case PROTO_WELCOME:
     CHECK(a->u.welcome.version == b->u.welcome.version);
@@ -164,6 +166,8 @@ static void test_hello(void) {
   f.u.hello.cursor = 40;
   f.u.hello.outbox = 3;
   f.u.hello.now_ms = 1717000000123;
+  f.u.hello.storage = PROTO_STORAGE_BEST_EFFORT;
+  f.u.hello.storage_used = 42;
   roundtrip_free(&f);
 
   /* limits at their edge, big and negative numbers */
@@ -176,7 +180,21 @@ static void test_hello(void) {
   f.u.hello.cursor = UINT64_MAX;
   f.u.hello.outbox = PROTO_MAX_OUTBOX;
   f.u.hello.now_ms = INT64_MIN;
+  f.u.hello.storage_used = 100;
   roundtrip_free(&f);
+
+  /* what a storage report may not say */
+  {
+    proto_buf_t buf;
+    proto_buf_init(&buf, 0);
+    f.u.hello.storage = PROTO_STORAGE_BEST_EFFORT + 1;
+    CHECK(proto_encode(&f, &buf) == PROTO_EBAD_FIELD);
+    f.u.hello.storage = PROTO_STORAGE_PERSISTENT;
+    f.u.hello.storage_used = 101;
+    CHECK(proto_encode(&f, &buf) == PROTO_EBAD_FIELD);
+    f.u.hello.storage_used = 0;
+    proto_buf_dispose(&buf);
+  }
 
   /* only what is required: the optional keys are left out */
   memset(&f, 0, sizeof f);
