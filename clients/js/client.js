@@ -334,7 +334,18 @@ export class TurfClient extends EventTarget {
     /* A server restored from an older backup numbers ops again from below
      * our cursor: start over from 0 or those would never arrive. */
     if ((this._meta.cursor || 0) > w.head) meta.cursor = 0;
-    await this._commit({ meta });
+    const change = { meta };
+    if (w.rs) {
+      /* Our locations changed: what we may see is no longer what we hold.
+       * The replica goes; our own unsent work is applied again on the empty
+       * one so it stays visible; everything else comes again from 0. */
+      this.replica = new Replica();
+      for (const s of [...this._outbox.keys()].sort((a, b) => a - b)) this.replica.apply(this._outbox.get(s));
+      change.clearRecords = true;
+      meta.cursor = 0;
+    }
+    await this._commit(change);
+    if (w.rs) this._emit('change', { ops: [], own: false });
     if (w.tok) {
       for (const waiter of this._enrolWaiters.splice(0)) waiter.resolve();
       this._emit('enrolled', {});

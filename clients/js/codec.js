@@ -19,7 +19,7 @@ export const T = Object.freeze({
 export const E = Object.freeze({
   BAD_FRAME: 1, TOO_LARGE: 2, UNKNOWN_TYPE: 3, BAD_FIELD: 4, UNSUPPORTED_VERSION: 5,
   NOT_AUTHENTICATED: 6, BAD_CREDENTIALS: 7, ALREADY_AUTHENTICATED: 8, RATE_LIMITED: 9,
-  STORAGE: 10, SHUTTING_DOWN: 11, REVOKED: 12,
+  STORAGE: 10, SHUTTING_DOWN: 11, REVOKED: 12, RESCOPED: 13,
   INVALID_OP: 20, SEQ_GAP: 21, NOT_AUTHOR: 22, OUT_OF_SCOPE: 23, ERASED: 24,
   NOMEM: 30, INTERNAL: 31,
 });
@@ -197,6 +197,10 @@ export function decodeFrame(bytes) {
         t, v: uint(m.v, 'v'), now: int(m.now, 'now'), off: int(m.off, 'off'),
         head: uint(m.head, 'head'), last: uint(m.last, 'last'),
         tok: opt(m, 'tok', str, ''), org: opt(m, 'org', str, ''),
+        rs: opt(m, 'rs', (v) => {
+          if (typeof v !== 'boolean') throw new ProtocolError('rs is not a bool');
+          return v;
+        }, false),
       };
     case T.ACK: {
       const a = opt(m, 'a', (v) => v, []);

@@ -64,7 +64,8 @@ export class Store {
 
   /* One durable transaction: change = { meta: {key: value or undefined to
    * delete}, outbox: [op] to put, unqueue: [seq] to delete from the
-   * outbox, attention: [entry] to put, rows: [[key, row or undefined]] }.
+   * outbox, attention: [entry] to put, clearRecords: true to delete every
+   * replica row first, rows: [[key, row or undefined]] }.
    * Resolves once committed with durability 'strict'. */
   async commit(change) {
     const tx = this.db.transaction(STORES, 'readwrite', { durability: 'strict' });
@@ -80,6 +81,7 @@ export class Store {
     const attention = tx.objectStore('attention');
     for (const e of change.attention || []) attention.put(e);
     const records = tx.objectStore('records');
+    if (change.clearRecords) records.clear();
     for (const [k, row] of change.rows || []) {
       if (row === undefined) records.delete(k);
       else records.put(row, k);

@@ -121,6 +121,29 @@ export class BrowserTablet {
     });
   }
 
+  /* The app's replica in `turf-tablet dump`'s format (tablet.c,
+   * tablet_print_dump): every table in schema order, rows by key, values
+   * tab-separated, nil as \N, booleans as 0/1, tallies as totals. */
+  async dump() {
+    return this.page.evaluate(async () => {
+      const { TYPES } = await import('/tablet/js/schema.js');
+      const value = (v) => (v === null || v === undefined ? '\\N' : v === true ? '1' : v === false ? '0'
+        : String(v).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n'));
+      const lines = [];
+      for (const t of TYPES) {
+        const rows = window.turfClient.replica.list(t.name);
+        if (t.name === 'tally') {
+          for (const r of rows) lines.push(['session_tallies', r.session, r.total].map(value).join('\t'));
+          continue;
+        }
+        const cols = [t.key, ...(t.key2 ? [t.key2] : []), ...t.fields.map((f) => f.name),
+          ...(t.name === 'message' ? ['author', 'posted'] : [])];
+        for (const r of rows) lines.push([t.table, ...cols.map((c) => value(r[c]))].join('\t'));
+      }
+      return lines.map((l) => l + '\n').join('');
+    });
+  }
+
   async shot(step) {
     const { width, height } = this.page.viewportSize();
     const file = path.join(ARTIFACTS,

@@ -70,11 +70,16 @@ test('check-ins made offline survive a reload and arrive everywhere', async () =
     for (const p of PEOPLE) await entree.person(p).and(entree.page.locator('[data-status="present"]')).waitFor();
     await entree.shot('second-tablet');
 
-    // And the sample client's replica of the organisation says the same.
+    // And the sample client's replica of the organisation is the same,
+    // table by table, value by value.
     await w.enroll('sample', 'Sample');
     await w.tablet('sample', 'sync');
     const attendance = await w.tablet('sample', 'attendance');
     for (const p of PEOPLE) assert.match(attendance, new RegExp(`${p}.*present`));
+    const sampleDump = await w.tablet('sample', 'dump');
+    assert.match(sampleDump, /^checkins\t/m);
+    assert.equal(await zaal.dump(), sampleDump);
+    assert.equal(await entree.dump(), sampleDump);
 
     // The dashboard shows what each tablet said of its storage: the
     // browser's (persistent only if the browser granted it) and the sample
