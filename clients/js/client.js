@@ -407,10 +407,10 @@ export class TurfClient extends EventTarget {
     else this._pushNext();
   }
 
-  _pull() {
+  _pull(cursor = this._meta.cursor || 0) {
     if (this._pullInFlight || !this._welcomed) return;
     this._pullInFlight = true;
-    this._send({ t: T.PULL, cur: this._meta.cursor || 0, lim: PULL_LIMIT });
+    this._send({ t: T.PULL, cur: cursor, lim: PULL_LIMIT });
   }
 
   async _onChanges(c) {
@@ -420,6 +420,11 @@ export class TurfClient extends EventTarget {
       this._pull(); /* a frame missed or raced a pull: ask again from our cursor */
       return;
     }
+    /* The next page is asked for before this one is stored, so the server
+     * and IndexedDB work at once; it is applied only after this commit (one
+     * frame at a time), and only if this one was stored (its from must be
+     * our cursor). */
+    if (c.t === T.CHANGES && c.more) this._pull(c.cur);
     const erased = [];
     for (const op of c.ops) {
       if (op.d === this._meta.device) this.replica.rebaseOwn(op);
@@ -437,10 +442,7 @@ export class TurfClient extends EventTarget {
     for (const op of change.outbox) this._outbox.set(op.s, op);
     for (const a of change.attention) this._attention.set(a.s, a);
     if (c.ops.length || erased.length) this._emit('change', { ops: c.ops, own: false });
-    if (c.t === T.CHANGES) {
-      if (c.more) this._pull();
-      else this._live = true;
-    }
+    if (c.t === T.CHANGES && !c.more) this._live = true;
     this._emitStatus();
   }
 

@@ -29,6 +29,7 @@ const ui = {
   notice: '',
 };
 let client;
+let catchUpTimer = null;
 
 /* --- small DOM helpers ------------------------------------------------- */
 
@@ -633,10 +634,21 @@ async function boot() {
 
   client = await TurfClient.open({ url: wsUrl });
   window.turfClient = client; /* for a look from the browser's console (and bench/tablet.mjs) */
-  client.addEventListener('status', render);
+  /* The status bar alone: the page is redrawn when data changes. */
+  client.addEventListener('status', (ev) => {
+    if (ev.detail.state === 'refused' && client.enrolled && ui.view !== 'refused') {
+      ui.view = 'refused'; /* its token no longer opens the server */
+      render();
+    } else {
+      requestAnimationFrame(drawStatus);
+    }
+  });
   client.addEventListener('change', () => {
     dataVersion++;
-    render();
+    /* Catching up (a first sync brings a whole organisation, page after
+     * page): redraw once a second, not once a page. */
+    if (client.status().live) render();
+    else if (!catchUpTimer) catchUpTimer = setTimeout(() => { catchUpTimer = null; render(); }, 1000);
   });
   client.addEventListener('attention', render);
   client.addEventListener('revoked', () => {
