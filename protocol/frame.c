@@ -429,6 +429,7 @@ static const frame__key_t frame__keys_welcome[] = {
     K("last", FRAME__K_U64, true, proto_welcome_t, last_seq, 0, UINT64_MAX),
     K("tok", FRAME__K_ID, false, proto_welcome_t, token, 0, ID),
     K("org", FRAME__K_STR, false, proto_welcome_t, org, 0, TEXT),
+    K("rs", FRAME__K_BOOL, false, proto_welcome_t, resync, 0, 0),
 };
 
 static const frame__key_t frame__keys_push[] = {

@@ -59,6 +59,9 @@ typedef struct {
                               this device (all of them are durable) */
   proto_str_t token;       /* "tok": set only when this hello enrolled */
   proto_str_t org;         /* "org": organisation name */
+  bool resync;             /* "rs": the device's locations changed: drop the
+                              replica, keep the outbox, pull from 0
+                              (PROTOCOL.md section 6, Scope changes) */
 } proto_welcome_t;
 
 typedef struct {

@@ -37,6 +37,7 @@
   XX(STORAGE, 10, "the server could not store this; retry later")             \
   XX(SHUTTING_DOWN, 11, "the server is shutting down; reconnect later")        \
   XX(REVOKED, 12, "this device was revoked; it must erase what it holds")      \
+  XX(RESCOPED, 13, "this device's locations changed; reconnect and sync again") \
   XX(INVALID_OP, 20, "op is not valid for its record type")                    \
   XX(SEQ_GAP, 21, "device_seq skips a number; resend from the first unacked")  \
   XX(NOT_AUTHOR, 22, "only the author may change this message")                \

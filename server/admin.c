@@ -124,6 +124,10 @@ static void admin__dispatch(admin__req_t *req) {
     uint32_t n = sync_device_revoked(admin->sync, arg);
     log_info("admin: device %s revoked, %u connection(s) cut", arg, n);
     admin__answer(req, "ok %u", n);
+  } else if (strcmp(line, "rescope") == 0 && arg && admin__is_id(arg)) {
+    uint32_t n = sync_device_rescoped(admin->sync, arg);
+    log_info("admin: device %s has new locations, %u connection(s) cut", arg, n);
+    admin__answer(req, "ok %u", n);
   } else if (strcmp(line, "changed") == 0 && arg) {
     char *end;
     errno = 0;

@@ -5,6 +5,9 @@
  * the running process can do it asks for here, one line per connection:
  *
  *   revoke DEVICE   -> "ok N"   N connections of DEVICE cut off at once
+ *   rescope DEVICE  -> "ok N"   DEVICE's locations changed: N connections
+ *                               told RESCOPED and closed, so it reconnects
+ *                               and is told to sync again from scratch
  *   changed ORG     -> "ok"     ops turfctl committed to ORG go out live
  *   coordinators    -> "ok"     an account was disabled or its password
  *                               changed: sessions are checked now

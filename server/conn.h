@@ -71,6 +71,9 @@ struct conn_s {
                                else its location ids, each NUL-terminated,
                                ending with an empty string (owned; see
                                storage/scope.h) */
+  uint64_t resync_gen;      /* 0, or its welcome said "rs": the scope
+                               generation to record once a pull from 0 is
+                               served (store_hello_t.resync_gen) */
   conn_t *org_prev, *org_next;
 };
 

@@ -484,14 +484,17 @@ static void sync__hello_done(store_req_t *req) {
   frame.u.welcome = (proto_welcome_t){
       .version = PROTO_VERSION, .now_ms = h->now_ms, .offset_ms = h->offset_ms,
       .head = org->head, .last_seq = h->last_seq, .token = proto_str(h->token),
-      .org = proto_str(h->org_name)};
+      .org = proto_str(h->org_name), .resync = h->resync_gen != 0};
+  /* Said at every hello until a pull from 0 has been served after one:
+   * a welcome lost on the way leaves the device to be told again. */
+  conn->resync_gen = h->resync_gen;
   conn_send_frame(conn, &frame, sync__budget(sync));
   log_info("hello conn=%" PRIu64 " device=%s org=%" PRId64 " app=%.*s enrolled=%d "
            "last_seq=%" PRIu64 " cursor=%" PRIu64 " head=%" PRIu64 " outbox=%" PRIu64
-           " offset_ms=%" PRId64,
+           " offset_ms=%" PRId64 " resync=%d",
            conn->id, conn->device, conn->org_id, (int)h->hello->app.len, h->hello->app.ptr,
            h->token[0] != '\0', h->last_seq, h->hello->cursor, org->head, h->hello->outbox,
-           h->offset_ms);
+           h->offset_ms, h->resync_gen != 0);
   if (sync->dashboard) dashboard_on_device(sync->dashboard, conn->org_id);
 done:
   sync__job_free(job);
@@ -664,15 +667,51 @@ static void sync__on_push(sync_t *sync, conn_t *conn, proto_frame_t *frame) {
 
 /* ---- pull ----------------------------------------------------------------- */
 
+static void sync__synced_done(store_req_t *req) {
+  sync_job_t *job = req->data;
+  if (req->status != 0)
+    log_warn("could not record that device %.*s synced again: %s",
+             (int)req->u.status.device.len, req->u.status.device.ptr,
+             proto_strerror(req->status));
+  free((void *)req->u.status.device.ptr);
+  sync__job_free(job);
+}
+
+/* A page answering a pull from `from` went out. The first from 0 after a
+ * welcome that said "rs" shows the device dropped its replica: from now on
+ * its hellos no longer say it (recorded by the store's writer). */
+static void sync__pull_served(sync_t *sync, conn_t *conn, uint64_t from) {
+  if (from != 0 || conn->resync_gen == 0) return;
+  sync_job_t *job = sync__job(sync, NULL, NULL, STORE_STATUS);
+  char *copy = job ? strdup(conn->device) : NULL;
+  if (job && copy) {
+    job->req.u.status = (store_status_t){.org_id = conn->org_id,
+                                         .device = proto_str(copy),
+                                         .outbox = STORE_OUTBOX_UNCHANGED,
+                                         .now_ms = sync__now_ms(),
+                                         .online = true,
+                                         .scope_synced = conn->resync_gen};
+    if (sync__submit(job, sync__synced_done) != 0) free(copy);
+  } else {
+    free(copy);
+    if (job) sync__job_free(job);
+    return; /* told again at its next hello */
+  }
+  conn->resync_gen = 0;
+}
+
 /* Sends a page of changes that ends at cursor; the last page of a catch-up
- * (nothing more) makes the connection live from there. */
-static void sync__send_page(sync_t *sync, conn_t *conn, conn_msg_t *msg, uint64_t cursor,
-                            bool more) {
-  if (conn_send(conn, msg, sync__budget(sync)) == 0 && !more) {
+ * (nothing more) makes the connection live from there. Returns 0 when
+ * queued. */
+static int sync__send_page(sync_t *sync, conn_t *conn, conn_msg_t *msg, uint64_t cursor,
+                           bool more) {
+  int rc = conn_send(conn, msg, sync__budget(sync));
+  if (rc == 0 && !more) {
     conn->live = true;
     conn->sent_seq = cursor;
   }
   conn_msg_unref(msg);
+  return rc;
 }
 
 static void sync__pull_done(store_req_t *req) {
@@ -698,7 +737,7 @@ static void sync__pull_done(store_req_t *req) {
     goto done;
   }
   more = more || taken < p->nops;
-  sync__send_page(sync, conn, msg, cursor, more);
+  if (sync__send_page(sync, conn, msg, cursor, more) == 0) sync__pull_served(sync, conn, p->cursor);
   log_debug("pull conn=%" PRIu64 " device=%s from=%" PRIu64 " ops=%u cursor=%" PRIu64
             " more=%d",
             conn->id, conn->device, p->cursor, taken, cursor, more);
@@ -717,7 +756,8 @@ static bool sync__pull_recent(sync_t *sync, conn_t *conn, const proto_pull_t *pu
                                 &more);
   if (!msg) return false;
   conn->live = false;
-  sync__send_page(sync, conn, msg, cursor, more);
+  if (sync__send_page(sync, conn, msg, cursor, more) == 0)
+    sync__pull_served(sync, conn, pull->cursor);
   log_debug("pull conn=%" PRIu64 " device=%s from=%" PRIu64 " cursor=%" PRIu64
             " more=%d (recent)",
             conn->id, conn->device, pull->cursor, cursor, more);
@@ -996,7 +1036,8 @@ void sync_org_changed(sync_t *sync, int64_t org_id) {
   if (any) sync__changed_read(sync, org_id, from);
 }
 
-uint32_t sync_device_revoked(sync_t *sync, const char *device) {
+/* Cuts device's connections off with code (x = true). */
+static uint32_t sync__cut_device(sync_t *sync, const char *device, int code) {
   uint32_t n = 0;
   for (org_t *org = sync->orgs; org; org = org->next) {
     conn_t *c = org->conns;
@@ -1007,11 +1048,21 @@ uint32_t sync_device_revoked(sync_t *sync, const char *device) {
          * it is sent (conn_send refuses once a closing error is queued). */
         sync__org_leave(c);
         c->live = false;
-        conn_send_error(c, PROTO_EREVOKED, NULL, true);
+        conn_send_error(c, code, NULL, true);
         n++;
       }
       c = next;
     }
   }
   return n;
+}
+
+uint32_t sync_device_revoked(sync_t *sync, const char *device) {
+  return sync__cut_device(sync, device, PROTO_EREVOKED);
+}
+
+uint32_t sync_device_rescoped(sync_t *sync, const char *device) {
+  /* Its connections hold the old locations (conn->scope, read at hello):
+   * only a new hello reads the new ones. */
+  return sync__cut_device(sync, device, PROTO_ERESCOPED);
 }

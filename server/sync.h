@@ -36,6 +36,11 @@ void sync_org_changed(sync_t *sync, int64_t org_id);
 /* device was revoked: its connections get BAD_CREDENTIALS and close at
  * once, before anything else is sent to them. Returns how many. */
 uint32_t sync_device_revoked(sync_t *sync, const char *device);
+/* device's locations changed (turfctl device scope): its connections get
+ * RESCOPED and close at once, before anything else is sent to them, so it
+ * reconnects, gets its new scope and is told to sync again ("rs"). Returns
+ * how many. */
+uint32_t sync_device_rescoped(sync_t *sync, const char *device);
 
 /* The coordinator dashboard (dashboard.h) to tell about commits and
  * devices coming and going; NULL (the default) tells no one. */

@@ -96,6 +96,13 @@ static const turfctl__cmd_t turfctl__cmds[] = {
     {"device", "revoke", "device revoke DEVICE",
      "Revokes a device: its token stops working for good, and a running turfd closes its\n"
      "live connections at once. What it had already pushed stays."},
+    {"device", "scope", "device scope DEVICE [--location LOC]...",
+     "Changes the locations a device sees and may write: those given (id or name,\n"
+     "repeatable), or without --location the whole organisation. The device then drops\n"
+     "what it holds and syncs again from scratch, so it keeps nothing of a location it\n"
+     "lost and gets the history of one it gained; what it recorded and has not sent yet\n"
+     "is kept and sent. A running turfd disconnects it at once (it reconnects); else\n"
+     "the change takes effect at its next connection."},
     {"backup", NULL, "backup FILE",
      "Copies the database to FILE with SQLite's online backup: a consistent snapshot,\n"
      "taken while turfd keeps serving, checked before it is renamed into place."},
@@ -440,6 +447,41 @@ static int turfctl__enroll(const turfctl__ctx_t *ctx, admin_db_t *db, const turf
   return 0;
 }
 
+_Static_assert(TURFCTL__MAX_ARGS <= ADMIN_DB_MAX_LOCATIONS, "every --location given fits");
+
+/* `device scope`: sets the locations, then has a running turfd cut the
+ * device's connections so that it reconnects and is told to sync again. */
+static int turfctl__device_scope(const turfctl__ctx_t *ctx, admin_db_t *db,
+                                 const turfctl__args_t *a) {
+  const char *locs[ADMIN_DB_MAX_LOCATIONS];
+  char ids[ADMIN_DB_MAX_LOCATIONS][ADMIN_DB_ID_SIZE], line[128], reply[128];
+  const char *device = a->pos[0];
+  uint32_t n = 0;
+  bool changed;
+
+  for (int i = 0; i < a->nopts; i++)
+    if (strcmp(a->names[i], "--location") == 0)
+      locs[n++] = a->values[i];
+  if (admin_db_device_scope(db, device, locs, n, ids, &changed) != 0)
+    return 1;
+  printf("device %s: %s\n", device, n ? "these locations only:" : "the whole organisation");
+  for (uint32_t i = 0; i < n; i++)
+    printf("  location %s\n", ids[i]);
+  if (!changed) {
+    printf("unchanged: it had these already\n");
+    return 0;
+  }
+  snprintf(line, sizeof(line), "rescope %s", device);
+  if (turfctl__notify(ctx, line, reply, sizeof(reply)) == 0)
+    printf("turfd cut %s live connection(s); the device syncs again from scratch when it "
+           "reconnects\n", reply + 3);
+  else
+    printf("no turfd answered on %s%s%s; the device syncs again from scratch at its next "
+           "connection\n",
+           ctx->socket[0] ? ctx->socket : "(no admin socket)", reply[0] ? ": " : "", reply);
+  return 0;
+}
+
 static int turfctl__run(const turfctl__ctx_t *ctx, const turfctl__cmd_t *c, int argc,
                         char **argv) {
   static const char *const valued[] = {"--org",   "--location", "--weekday", "--start",
@@ -600,6 +642,9 @@ static int turfctl__run(const turfctl__ctx_t *ctx, const turfctl__cmd_t *c, int 
                 ctx->socket[0] ? ctx->socket : "(no admin socket)", reply[0] ? ": " : "", reply);
       rc = 0;
     }
+  } else if (!strcmp(g, "device") && !strcmp(n, "scope")) {
+    if (turfctl__want(&a, 1, c) == 0)
+      rc = turfctl__device_scope(ctx, db, &a);
   } else if (!strcmp(g, "backup")) {
     if (turfctl__want(&a, 1, c) == 0)
       rc = admin_db_backup(db, a.pos[0], stdout) == 0 ? 0 : 1;

@@ -75,6 +75,16 @@ int admin_db_device_list(admin_db_t *db, int64_t org, int64_t now_ms, FILE *out)
  * organisation. What it pushed stays. */
 int admin_db_device_revoke(admin_db_t *db, const char *device, int64_t now_ms,
                            int64_t *org_out);
+/* Gives a tablet new locations: locations[0..n) (ids or names in its
+ * organisation; n == 0: the whole organisation; n <= ADMIN_DB_MAX_LOCATIONS),
+ * with a bump of its scope generation in the same transaction, so that it
+ * drops its replica and syncs again from scratch (scope_set_device).
+ * ids_out[0..n) gets the locations' ids; *changed is false when the device
+ * had exactly those already (nothing written). A device that does not
+ * exist, was revoked, or is the server's own is refused. */
+#define ADMIN_DB_MAX_LOCATIONS 16
+int admin_db_device_scope(admin_db_t *db, const char *device, const char *const *locations,
+                          uint32_t n, char (*ids_out)[ADMIN_DB_ID_SIZE], bool *changed);
 
 /* ---- coordinators ---- */
 

@@ -677,29 +677,40 @@ int admin_db_device_list(admin_db_t *a, int64_t org, int64_t now_ms, FILE *out) 
                     out);
 }
 
+/* Reads a device's row: *found, and when found its organisation, whether
+ * it has a token and whether it was revoked. */
+static int adb__device(admin_db_t *a, const char *device, bool *found, int64_t *org,
+                       bool *has_token, bool *revoked) {
+  sqlite3_stmt *st;
+  int step;
+
+  *found = *has_token = *revoked = false;
+  if (adb__prepare(a, "SELECT org, token_hash IS NOT NULL, revoked FROM devices WHERE id = ?1",
+                   &st) != 0)
+    return PROTO_ESTORAGE;
+  sqlite3_bind_text(st, 1, device, -1, SQLITE_TRANSIENT);
+  step = sqlite3_step(st);
+  if (step == SQLITE_ROW) {
+    *found = true;
+    *org = sqlite3_column_int64(st, 0);
+    *has_token = sqlite3_column_int(st, 1) != 0;
+    *revoked = sqlite3_column_int(st, 2) != 0;
+  }
+  sqlite3_finalize(st);
+  if (step != SQLITE_ROW && step != SQLITE_DONE)
+    return adb__fail(a, "device");
+  return 0;
+}
+
 int admin_db_device_revoke(admin_db_t *a, const char *device, int64_t now_ms,
                            int64_t *org_out) {
   sqlite3_stmt *st;
-  int rc, step;
+  int rc;
   bool has_token = false, revoked = false, found = false;
 
   if (adb__begin(a) != 0)
     return PROTO_ESTORAGE;
-  rc = adb__prepare(a, "SELECT org, token_hash IS NOT NULL, revoked FROM devices WHERE id = ?1",
-                    &st);
-  if (rc == 0) {
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_TRANSIENT);
-    step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-      found = true;
-      *org_out = sqlite3_column_int64(st, 0);
-      has_token = sqlite3_column_int(st, 1) != 0;
-      revoked = sqlite3_column_int(st, 2) != 0;
-    }
-    sqlite3_finalize(st);
-    if (step != SQLITE_ROW && step != SQLITE_DONE)
-      rc = adb__fail(a, "device");
-  }
+  rc = adb__device(a, device, &found, org_out, &has_token, &revoked);
   if (rc == 0 && !found)
     rc = adb__bad("no device %s (see `turfctl device list`)", device);
   if (rc == 0 && !has_token && !revoked)
@@ -714,6 +725,37 @@ int admin_db_device_revoke(admin_db_t *a, const char *device, int64_t now_ms,
   }
   if (rc == 0 && revoked)
     fprintf(stderr, "turfctl: %s was revoked already\n", device);
+  return adb__end(a, rc);
+}
+
+int admin_db_device_scope(admin_db_t *a, const char *device, const char *const *locations,
+                          uint32_t n, char (*ids_out)[ADMIN_DB_ID_SIZE], bool *changed) {
+  const char *ids[ADMIN_DB_MAX_LOCATIONS];
+  bool has_token = false, revoked = false, found = false;
+  int64_t org = 0;
+  int rc;
+
+  *changed = false;
+  if (n > ADMIN_DB_MAX_LOCATIONS)
+    return adb__bad("at most %d locations", ADMIN_DB_MAX_LOCATIONS);
+  if (adb__begin(a) != 0)
+    return PROTO_ESTORAGE;
+  rc = adb__device(a, device, &found, &org, &has_token, &revoked);
+  if (rc == 0 && !found)
+    rc = adb__bad("no device %s (see `turfctl device list`)", device);
+  if (rc == 0 && revoked)
+    rc = adb__bad("%s was revoked; a revoked device has no locations to change", device);
+  if (rc == 0 && !has_token)
+    rc = adb__bad("%s is the server's own device, not a tablet", device);
+  for (uint32_t i = 0; rc == 0 && i < n; i++) {
+    rc = admin_db_find(a, org, SCHEMA_LOCATION, locations[i], ids_out[i]);
+    ids[i] = ids_out[i];
+  }
+  /* The locations and the generation that makes the device sync again
+   * change together: a device never gets the new scope without being told
+   * to drop what the old one gave it. */
+  if (rc == 0)
+    rc = scope_set_device(a->scope, proto_str(device), ids, n, changed);
   return adb__end(a, rc);
 }
 

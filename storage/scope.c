@@ -59,6 +59,7 @@ struct scope_s {
   sqlite3_stmt *unscope;          /* forgets a device's locations */
   sqlite3_stmt *enroll;           /* copies a code's locations to a device */
   sqlite3_stmt *set_loc;          /* gives a device one location */
+  sqlite3_stmt *bump_gen;         /* a device's locations changed */
   sqlite3_stmt *note_creator;     /* a participant's first op's device */
   sqlite3_stmt *note_location;    /* a participant's first check-in at a location */
   sqlite3_stmt *seen_locs;        /* where a participant was visible before n */
@@ -132,6 +133,8 @@ scope_t *scope_open(sqlite3 *db) {
     goto fail;
   if (scope__prepare(s, "INSERT OR IGNORE INTO device_locations (device, location) VALUES (?1, ?2)",
                      &s->set_loc) != 0 ||
+      scope__prepare(s, "UPDATE devices SET scope_gen = scope_gen + 1 WHERE id = ?1",
+                     &s->bump_gen) != 0 ||
       scope__prepare(s,
                      "INSERT OR IGNORE INTO participant_creators (org, participant, device, seq) "
                      "VALUES (?1, ?2, ?3, ?4)",
@@ -187,6 +190,7 @@ void scope_close(scope_t *s) {
   sqlite3_finalize(s->unscope);
   sqlite3_finalize(s->enroll);
   sqlite3_finalize(s->set_loc);
+  sqlite3_finalize(s->bump_gen);
   sqlite3_finalize(s->note_creator);
   sqlite3_finalize(s->note_location);
   sqlite3_finalize(s->seen_locs);
@@ -827,10 +831,38 @@ bool scope_list_sees(const char *list, proto_str_t device, const char *seen_locs
   return scope_lists_meet(list, seen_locs);
 }
 
-int scope_set_device(scope_t *s, proto_str_t device, const char *const *locs, uint32_t n) {
-  sqlite3_stmt *st = s->unscope;
-  int rc;
+/* Whether dev holds exactly locs[0..n) (duplicates allowed in locs). */
+static bool scope__same(const scope_device_t *dev, const char *const *locs, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    scope_where_t w = {.place = SCOPE_LOCATION};
+    snprintf(w.loc, sizeof(w.loc), "%s", locs[i]);
+    if (dev->n == 0 || !scope_device_allows(dev, &w))
+      return false;
+  }
+  for (uint32_t i = 0; i < dev->n; i++) {
+    bool found = false;
+    for (uint32_t j = 0; j < n && !found; j++)
+      found = strcmp(dev->ids[i], locs[j]) == 0;
+    if (!found)
+      return false;
+  }
+  return true;
+}
 
+int scope_set_device(scope_t *s, proto_str_t device, const char *const *locs, uint32_t n,
+                     bool *changed) {
+  scope_device_t dev;
+  sqlite3_stmt *st = s->unscope;
+  int rc = scope_device_load(s, device, &dev);
+
+  *changed = false;
+  if (rc != 0)
+    return rc;
+  if (scope__same(&dev, locs, n)) {
+    scope_device_dispose(&dev);
+    return 0;
+  }
+  scope_device_dispose(&dev);
   scope__bind_str(st, 1, device);
   rc = scope__step_done(s, st, sqlite3_step(st));
   for (uint32_t i = 0; rc == 0 && i < n; i++) {
@@ -839,5 +871,11 @@ int scope_set_device(scope_t *s, proto_str_t device, const char *const *locs, ui
     sqlite3_bind_text(st, 2, locs[i], -1, SQLITE_TRANSIENT);
     rc = scope__step_done(s, st, sqlite3_step(st));
   }
+  if (rc == 0) {
+    st = s->bump_gen;
+    scope__bind_str(st, 1, device);
+    rc = scope__step_done(s, st, sqlite3_step(st));
+  }
+  *changed = rc == 0;
   return rc;
 }

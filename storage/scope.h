@@ -157,8 +157,14 @@ bool scope_lists_meet(const char *a, const char *b);
 bool scope_list_sees(const char *list, proto_str_t device, const char *seen_locs,
                      proto_str_t creator);
 
-/* Gives a device new locations (n == 0: the whole organisation), replacing
- * what it had. Returns 0 or PROTO_ESTORAGE. */
-int scope_set_device(scope_t *scope, proto_str_t device, const char *const *locs, uint32_t n);
+/* Gives a device new locations (locs: ids, n == 0: the whole
+ * organisation), replacing what it had, and bumps its scope generation
+ * (devices.scope_gen), so that it is told to sync again from scratch
+ * (PROTOCOL.md section 6, Scope changes). *changed is false when it had
+ * exactly those locations already: nothing is written then. Call in one
+ * transaction with whatever else goes with the change (the caller's).
+ * Returns 0 or PROTO_ESTORAGE (*changed false). */
+int scope_set_device(scope_t *scope, proto_str_t device, const char *const *locs, uint32_t n,
+                     bool *changed);
 
 #endif

@@ -45,6 +45,11 @@ typedef struct {
   char org_name[PROTO_MAX_ID_BYTES + 1];
   uint64_t last_seq;          /* highest device_seq stored for the device */
   uint64_t head;              /* the organisation's newest server_seq */
+  uint64_t resync_gen;        /* 0, or the device's locations changed since it
+                                 last synced from scratch: the welcome says
+                                 "rs", and once a pull from 0 has been served
+                                 the caller records this value as
+                                 store_status_t.scope_synced */
   char token[PROTO_MAX_ID_BYTES + 1]; /* new token, set only on enrolment */
   const char *scope;          /* NULL: the device sees its whole organisation;
                                  else the location ids it is limited to, each
@@ -100,6 +105,9 @@ typedef struct {
   uint64_t outbox;            /* or STORE_OUTBOX_UNCHANGED */
   int64_t now_ms;
   bool online;
+  uint64_t scope_synced;      /* 0, or store_hello_t.resync_gen: the device
+                                 has pulled from 0 since its locations last
+                                 changed (never lowers what is recorded) */
 } store_status_t;
 
 typedef struct {

@@ -31,7 +31,7 @@
 #include "scope.h"
 #include "store_dashboard.h"
 
-#define STORE__SCHEMA_VERSION 6
+#define STORE__SCHEMA_VERSION 7
 #define STORE__DEFAULT_BATCH 256
 #define STORE__READ_BATCH 32     /* pulls taken from the queue at once */
 #define STORE__BUSY_TIMEOUT_MS 5000
@@ -211,10 +211,18 @@ static const char store__schema_v5[] =
     "INSERT OR IGNORE INTO participant_creators (org, participant, device, seq)\n"
     "  SELECT org, k, device, min(server_seq) FROM ops WHERE rtype = 4 GROUP BY org, k;\n";
 
-/* Version 6: what each device said of its storage in its last hello
+/* Schema version 6: a device's scope generation, bumped with every change
+ * of its locations (scope_set_device), and the generation it has synced
+ * again from scratch for. While the first is greater the device is told to
+ * drop its replica and pull from 0 (welcome "rs", PROTOCOL.md section 6). */
+static const char store__schema_v6[] =
+    "ALTER TABLE devices ADD COLUMN scope_gen INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE devices ADD COLUMN scope_synced INTEGER NOT NULL DEFAULT 0;\n";
+
+/* Version 7: what each device said of its storage in its last hello
  * (hello.st, hello.su), so coordinators see a tablet whose outbox the
  * browser may clear. */
-static const char store__schema_v6[] =
+static const char store__schema_v7[] =
     "ALTER TABLE devices ADD COLUMN storage INTEGER NOT NULL DEFAULT 0; -- PROTO_STORAGE_*\n"
     "ALTER TABLE devices ADD COLUMN storage_used INTEGER NOT NULL DEFAULT 0; -- percent\n";
 
@@ -269,7 +277,11 @@ static int store__migrate(sqlite3 *db) {
     if (sqlite3_exec(db, store__schema_v6, NULL, NULL, &err) != SQLITE_OK)
       goto rollback;
   }
-  /* Later versions: if (version < 7) { ... } */
+  if (version < 7) {
+    if (sqlite3_exec(db, store__schema_v7, NULL, NULL, &err) != SQLITE_OK)
+      goto rollback;
+  }
+  /* Later versions: if (version < 8) { ... } */
   if (version < STORE__SCHEMA_VERSION) {
     snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", STORE__SCHEMA_VERSION);
     if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
@@ -461,7 +473,8 @@ void store_req_dispose(store_req_t *req) {
   XX(begin, "BEGIN IMMEDIATE")                                                         \
   XX(commit, "COMMIT")                                                                 \
   XX(rollback, "ROLLBACK")                                                             \
-  XX(device_get, "SELECT org, token_hash, revoked, last_seq FROM devices WHERE id = ?1") \
+  XX(device_get, "SELECT org, token_hash, revoked, last_seq, scope_gen, scope_synced "  \
+                 "FROM devices WHERE id = ?1")                                         \
   XX(device_insert, "INSERT INTO devices (id, org, name, token_hash, app, created_ms) "  \
                     "VALUES (?1, ?2, NULLIF(?3, ''), ?4, NULLIF(?5, ''), ?6)")         \
   XX(device_hello, "UPDATE devices SET name = COALESCE(NULLIF(?2, ''), name), "         \
@@ -472,6 +485,8 @@ void store_req_dispose(store_req_t *req) {
                   "WHERE id = ?1")                                                      \
   XX(device_status, "UPDATE devices SET outbox = COALESCE(?2, outbox), online = ?3, last_seen_ms = ?4 "   \
                     "WHERE id = ?1 AND org = ?5")                                       \
+  XX(device_scope_synced, "UPDATE devices SET scope_synced = max(scope_synced, ?2) "   \
+                          "WHERE id = ?1 AND org = ?3")                                 \
   XX(code_get, "SELECT org, expires_ms, uses_left FROM enroll_codes WHERE code = ?1")   \
   XX(code_use, "UPDATE enroll_codes SET uses_left = uses_left - 1 WHERE code = ?1")     \
   XX(code_insert, "INSERT OR IGNORE INTO enroll_codes (code, org, expires_ms, uses_left) " \
@@ -656,6 +671,7 @@ typedef struct {
   bool revoked;
   int64_t org;
   uint64_t last_seq;
+  uint64_t scope_gen, scope_synced; /* see store__schema_v6 */
   char token_hash[STORE__HASH_HEX + 1]; /* "" when the device has none */
 } store__device_t;
 
@@ -672,6 +688,8 @@ static int store__device_load(store__writer_t *w, proto_str_t id, store__device_
     d->org = sqlite3_column_int64(st, 0);
     d->revoked = sqlite3_column_int(st, 2) != 0;
     d->last_seq = (uint64_t)sqlite3_column_int64(st, 3);
+    d->scope_gen = (uint64_t)sqlite3_column_int64(st, 4);
+    d->scope_synced = (uint64_t)sqlite3_column_int64(st, 5);
     if (hash != NULL && sqlite3_column_bytes(st, 1) == STORE__HASH_HEX)
       memcpy(d->token_hash, hash, STORE__HASH_HEX + 1);
   }
@@ -1032,6 +1050,7 @@ static int store__hello(store__writer_t *w, store_req_t *req) {
     return PROTO_EBAD_CREDENTIALS;
   h->org_id = org;
   h->last_seq = d.last_seq; /* 0 for a new device */
+  h->resync_gen = d.scope_gen > d.scope_synced ? d.scope_gen : 0;
   rc = store__hello_scope(w, req, in->device);
   if (rc != 0)
     return rc;
@@ -1239,6 +1258,8 @@ static int store__push(store__writer_t *w, store_req_t *req) {
 static int store__status(store__writer_t *w, store_req_t *req) {
   store_status_t *s = &req->u.status;
   sqlite3_stmt *st = w->device_status;
+  int rc;
+
   store__bind_str(st, 1, s->device);
   if (s->outbox == STORE_OUTBOX_UNCHANGED)
     sqlite3_bind_null(st, 2);
@@ -1247,6 +1268,13 @@ static int store__status(store__writer_t *w, store_req_t *req) {
   sqlite3_bind_int(st, 3, s->online ? 1 : 0);
   sqlite3_bind_int64(st, 4, s->now_ms);
   sqlite3_bind_int64(st, 5, s->org_id);
+  rc = store__exec(st);
+  if (rc != 0 || s->scope_synced == 0)
+    return rc;
+  st = w->device_scope_synced;
+  store__bind_str(st, 1, s->device);
+  sqlite3_bind_int64(st, 2, (int64_t)s->scope_synced);
+  sqlite3_bind_int64(st, 3, s->org_id);
   return store__exec(st);
 }
 
@@ -1559,6 +1587,7 @@ static void store__fail(store_req_t *req) {
     req->u.hello.token[0] = '\0';
     req->u.hello.org_name[0] = '\0';
     req->u.hello.org_id = 0;
+    req->u.hello.resync_gen = 0;
     req->u.hello.scope = NULL;
     break;
   case STORE_PUSH:
@@ -1786,6 +1815,7 @@ int store_submit(store_t *s, store_req_t *req, store_cb cb) {
     req->u.hello.org_name[0] = '\0';
     req->u.hello.last_seq = 0;
     req->u.hello.head = 0;
+    req->u.hello.resync_gen = 0;
     req->u.hello.token[0] = '\0';
     req->u.hello.scope = NULL;
     q = &s->wq;

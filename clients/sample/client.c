@@ -382,6 +382,17 @@ static int client__on_welcome(client_conn_t *conn, const proto_welcome_t *w) {
   }
   if (local_apply_welcome(conn->local, w) != 0)
     return -1;
+  /* Before anything is pulled: the pull below then starts from 0. Until
+   * a pull from 0 is served the server keeps saying "rs", so a crash
+   * between here and there only makes us start over once more. */
+  if (w->resync) {
+    if (local_resync(conn->local) != 0) {
+      fprintf(stderr, "turf-tablet: could not drop the replica to sync again\n");
+      return -1;
+    }
+    conn->stats.resyncs++;
+    fprintf(stderr, "turf-tablet: this tablet's locations changed; syncing again from scratch\n");
+  }
   if (local_meta_text(conn->local, "token", token, sizeof(token)) != 0 || token[0] == '\0') {
     fprintf(stderr, "turf-tablet: the server welcomed us without issuing a token\n");
     conn->fatal = true;
@@ -491,6 +502,10 @@ static void client__on_error(client_conn_t *conn, const proto_error_t *e) {
     conn->fatal = true;
     if (local_wipe(conn->local) != 0)
       fprintf(stderr, "turf-tablet: could not erase this tablet's data\n");
+    break;
+  case PROTO_ERESCOPED:
+    /* Our locations changed: the server closes the connection; the
+     * reconnect's welcome says "rs" and we sync again from scratch. */
     break;
   case PROTO_EBAD_CREDENTIALS:
   case PROTO_EUNSUPPORTED_VERSION:

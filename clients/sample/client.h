@@ -33,6 +33,7 @@ typedef struct {
   uint64_t rejected; /* outbox entries the server refused (now attention) */
   uint64_t pulled;   /* ops applied from changes and live frames */
   uint32_t welcomes; /* sessions that reached welcome */
+  uint32_t resyncs;  /* welcomes that said "rs": the replica was dropped */
 } client_stats_t;
 
 typedef struct {

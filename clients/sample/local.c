@@ -314,6 +314,82 @@ fail:
   return PROTO_ESTORAGE;
 }
 
+/* Applies every outbox op to the replica again, in seq order, inside the
+ * caller's transaction. Returns 0 or PROTO_ESTORAGE. */
+static int local__replay_outbox(local_t *l) {
+  sqlite3_stmt *st;
+  int rc;
+
+  if (local__prepare(l, "SELECT seq, hlc, type, key, key2, base, fields FROM outbox "
+                        "ORDER BY seq", &st) != 0)
+    return PROTO_ESTORAGE;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    proto_op_t op;
+    void *mem = NULL;
+    int applied;
+    memset(&op, 0, sizeof(op));
+    op.device = proto_str(l->device);
+    op.seq = (uint64_t)sqlite3_column_int64(st, 0);
+    op.hlc = (uint64_t)sqlite3_column_int64(st, 1);
+    op.type = (uint8_t)sqlite3_column_int(st, 2);
+    op.key = (proto_str_t){(const char *)sqlite3_column_text(st, 3),
+                           (uint32_t)sqlite3_column_bytes(st, 3)};
+    op.key2 = (proto_str_t){(const char *)sqlite3_column_text(st, 4),
+                            (uint32_t)sqlite3_column_bytes(st, 4)};
+    op.base = (uint64_t)sqlite3_column_int64(st, 5);
+    applied = proto_decode_fields(sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6),
+                                  &op, &mem);
+    if (applied == 0)
+      applied = replica_apply(l->replica, LOCAL__ORG, &op);
+    free(mem);
+    if (applied == PROTO_ESTORAGE) {
+      sqlite3_finalize(st);
+      return PROTO_ESTORAGE;
+    }
+    if (applied != 0) /* it stays queued: the server decides on it */
+      fprintf(stderr, "turf-tablet: queued op %llu not shown again: %s\n",
+              (unsigned long long)op.seq, proto_strerror(applied));
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? 0 : PROTO_ESTORAGE;
+}
+
+int local_resync(local_t *l) {
+  sqlite3_stmt *st;
+  char sql[160];
+  int rc;
+
+  if (local__begin(l) != 0)
+    return PROTO_ESTORAGE;
+  /* Every replica table and the conflict log; the device's own state
+   * (meta, outbox, attention) stays. */
+  if (local__prepare(l, "SELECT name FROM sqlite_master WHERE type = 'table' "
+                        "AND name NOT LIKE 'sqlite_%' "
+                        "AND name NOT IN ('meta', 'outbox', 'attention')", &st) != 0)
+    goto fail;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    snprintf(sql, sizeof sql, "DELETE FROM \"%s\"", (const char *)sqlite3_column_text(st, 0));
+    if (local__exec(l, sql) != 0) {
+      sqlite3_finalize(st);
+      goto fail;
+    }
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE || local__replay_outbox(l) != 0 ||
+      local__meta_set_int(l, "cursor", 0) != 0 || local__commit(l) != 0)
+    goto fail;
+  /* As in local_wipe: the deleted rows' pages were overwritten
+   * (secure_delete); the WAL's old images of them go with the checkpoint.
+   * One that cannot finish now (another process reading) is retried by
+   * SQLite's next automatic checkpoint. */
+  sqlite3_exec(l->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+  return 0;
+
+fail:
+  local__rollback(l);
+  return PROTO_ESTORAGE;
+}
+
 int local_forget_unenrolled_device(local_t *l) {
   char token[PROTO_MAX_ID_BYTES + 1];
   int64_t outbox;

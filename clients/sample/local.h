@@ -56,6 +56,17 @@ int local_ensure_device(local_t *local, const char *name);
  * readable in the file. Returns 0 or PROTO_ESTORAGE. */
 int local_wipe(local_t *local);
 
+/* A welcome said "rs" (the device's locations changed, PROTOCOL.md section
+ * 6): in one transaction, deletes every replica table and the conflict log,
+ * applies the outbox's ops again (what was recorded and not yet sent stays
+ * visible) and sets the cursor to 0, so that the next pull fetches the
+ * device's new scope from scratch. The device id, token, next seq, HLC
+ * state, outbox and attention stay. Deleted pages are overwritten
+ * (secure_delete) and the WAL is checkpointed, so the records of a
+ * location the device lost do not stay readable in the file. Returns 0 or
+ * PROTO_ESTORAGE (nothing changed). */
+int local_resync(local_t *local);
+
 /* Before an enrolment: a file that has a device id but no token and nothing
  * in its outbox (an enrolment whose welcome never arrived) forgets that id,
  * so that local_ensure_device makes a new one. The server enrols a device

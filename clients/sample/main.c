@@ -198,6 +198,9 @@ static void main__on_disconnect(client_conn_t *conn, int code, const char *reaso
   if (code == PROTO_EREVOKED)
     fprintf(stderr, "turf-tablet: this tablet was revoked by its organisation; everything it "
                     "held has been erased from this file\n");
+  else if (code == PROTO_ERESCOPED)
+    fprintf(stderr, "turf-tablet: this tablet's locations were changed by its organisation; "
+                    "reconnecting to sync them again\n");
   else if (code == PROTO_EBAD_CREDENTIALS)
     fprintf(stderr, "turf-tablet: the server refused this tablet (%s); %s\n", reason,
             run->mode == MAIN__ENROLL ? "check the code" : "it may have been revoked");

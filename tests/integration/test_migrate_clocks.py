@@ -82,9 +82,12 @@ async def main(tmp):
     with open(os.path.join(tmp, "turfd.log"), "ab") as log:
         proc, url, code = start_turfd(tmp, log, "--demo")
         # The migration ran inside turfd's start: nothing was lost or changed.
-        assert query(server_db, "PRAGMA user_version") == [(6,)]
-        # Version 6: devices say nothing of their storage until their next hello.
+        assert query(server_db, "PRAGMA user_version") == [(7,)]
+        # Version 7: devices say nothing of their storage until their next hello.
         assert query(server_db, "SELECT DISTINCT storage, storage_used FROM devices") == [(0, 0)]
+        # Version 6: every device has synced its scope as it is.
+        assert query(server_db, "SELECT count(*) FROM devices "
+                     "WHERE scope_gen <> 0 OR scope_synced <> 0") == [(0,)]
         # Version 5: who may see which participant comes from the log.
         assert query(server_db, "SELECT count(*) FROM participant_locations") == query(
             server_db, "SELECT count(DISTINCT k2 || ' ' || loc) FROM ops "

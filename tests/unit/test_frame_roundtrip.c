@@ -74,6 +74,7 @@ static void check_frame_eq(const proto_frame_t *a, const proto_frame_t *b) {
     CHECK(a->u.welcome.last_seq == b->u.welcome.last_seq);
     check_str_eq(a->u.welcome.token, b->u.welcome.token);
     check_str_eq(a->u.welcome.org, b->u.welcome.org);
+    CHECK(a->u.welcome.resync == b->u.welcome.resync);
     break;
   case PROTO_PUSH:
     CHECK(a->u.push.outbox == b->u.push.outbox);
@@ -234,6 +235,45 @@ static void test_welcome(void) {
   f.u.welcome.head = 0;
   f.u.welcome.last_seq = 0;
   roundtrip_free(&f);
+
+  f.u.welcome.resync = true;
+  roundtrip_free(&f);
+}
+
+/* "rs" is optional: left out when false, true on the wire when set, and a
+ * welcome without it (an older server) decodes as false. */
+static void test_welcome_resync(void) {
+  /* {"t": 2, "v": 1, "now": 0, "off": 0, "head": 0, "last": 0} */
+  static const uint8_t plain[] = {0x86, 0xa1, 't', 0x02, 0xa1, 'v', 0x01, 0xa3, 'n', 'o', 'w',
+                                  0x00, 0xa3, 'o', 'f', 'f', 0x00, 0xa4, 'h', 'e', 'a', 'd',
+                                  0x00, 0xa4, 'l', 'a', 's', 't', 0x00};
+  static const uint8_t with_rs[] = {0x87, 0xa1, 't', 0x02, 0xa1, 'v', 0x01, 0xa3, 'n', 'o',
+                                    'w', 0x00, 0xa3, 'o', 'f', 'f', 0x00, 0xa4, 'h', 'e',
+                                    'a', 'd', 0x00, 0xa4, 'l', 'a', 's', 't', 0x00, 0xa2,
+                                    'r', 's', 0xc3};
+  proto_frame_t f, *out = NULL;
+  proto_buf_t buf;
+
+  memset(&f, 0, sizeof f);
+  f.type = PROTO_WELCOME;
+  f.u.welcome.version = 1;
+  proto_buf_init(&buf, 0);
+  CHECK_EQ_INT(proto_encode(&f, &buf), 0);
+  CHECK_EQ_INT(buf.len, sizeof plain);
+  CHECK(memcmp(proto_buf_data(&buf), plain, sizeof plain) == 0);
+  f.u.welcome.resync = true;
+  buf.len = 0;
+  CHECK_EQ_INT(proto_encode(&f, &buf), 0);
+  CHECK_EQ_INT(buf.len, sizeof with_rs);
+  CHECK(memcmp(proto_buf_data(&buf), with_rs, sizeof with_rs) == 0);
+  proto_buf_dispose(&buf);
+
+  CHECK_EQ_INT(proto_decode(plain, sizeof plain, &out), 0);
+  CHECK(!out->u.welcome.resync);
+  proto_frame_free(out);
+  CHECK_EQ_INT(proto_decode(with_rs, sizeof with_rs, &out), 0);
+  CHECK(out->u.welcome.resync);
+  proto_frame_free(out);
 }
 
 /* An op for every record shape: ids, key2, base, and every value type. */
@@ -660,6 +700,7 @@ int main(void) {
   memset(max_id, 'i', sizeof max_id);
   test_hello();
   test_welcome();
+  test_welcome_resync();
   test_push();
   test_ack();
   test_pull();

@@ -17,10 +17,14 @@ static void test_table(void) {
 #undef X
   CHECK_EQ_STR(proto_errname(21), "SEQ_GAP");
   CHECK_EQ_STR(proto_errname(PROTO_ETOO_LARGE), "TOO_LARGE");
+  /* Wire codes clients act on (PROTOCOL.md section 8). */
+  CHECK_EQ_INT(PROTO_EREVOKED, -12);
+  CHECK_EQ_INT(PROTO_ERESCOPED, -13);
+  CHECK_EQ_STR(proto_errname(13), "RESCOPED");
 }
 
 static void test_unknown(void) {
-  static const int codes[] = {0, 13, 19, 25, 29, 32, -13, 1000, INT_MIN,
+  static const int codes[] = {0, 14, 19, 25, 29, 32, -14, 1000, INT_MIN,
                               INT_MAX};
   size_t i;
   for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {
