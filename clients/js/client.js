@@ -22,7 +22,7 @@ export const APP = 'turf-js/1';
 
 const PUSH_BATCH = 500;          /* ops per push; the server takes up to 1000 */
 const PUSH_BYTES = 512 * 1024;   /* and well under the 1 MiB frame limit */
-const PULL_LIMIT = 500;
+const PULL_LIMIT = 1000;         /* ops per page asked for: the protocol's most */
 const HELLO_MS = 30000;          /* a welcome must come within, from connecting (ms) */
 const PING_MS = 20000;           /* ping interval while connected (ms) */
 const SILENT_MS = 50000;         /* nothing heard for this long: the link is dead (ms) */
@@ -107,6 +107,7 @@ export class TurfClient extends EventTarget {
       lastSync: this._meta.lastSync || 0,
       offset: this._meta.offset || 0,
       cursor: this._meta.cursor || 0,
+      head: this._meta.head || 0,
       error: this._lastError,
     };
   }
@@ -438,7 +439,13 @@ export class TurfClient extends EventTarget {
     };
     for (const e of erased) this._purgeErased(e, change);
     if (c.t === T.LIVE || !c.more) change.meta.lastSync = this._opts.now();
-    await this._commit(change);
+    /* Pages of what others recorded need not wait for the disk: lost to a
+     * power cut, they are pulled again. What touches our own ops does. */
+    const others = !change.outbox.length && !change.attention.length;
+    /* A page with more behind it is stored while the next is applied; the
+     * last one is waited for, so that when the client says it is live,
+     * everything it pulled is in IndexedDB. */
+    await this._commit(change, others, others && c.t === T.CHANGES && c.more);
     for (const op of change.outbox) this._outbox.set(op.s, op);
     for (const a of change.attention) this._attention.set(a.s, a);
     if (c.ops.length || erased.length) this._emit('change', { ops: c.ops, own: false });
@@ -513,11 +520,27 @@ export class TurfClient extends EventTarget {
     return p;
   }
 
-  async _commit(change) {
+  /* Stores change with the replica's changed rows in one transaction and
+   * then takes its meta into memory. `background` (pages of what others
+   * recorded): the meta is taken at once and the transaction finishes while
+   * the next page is applied — IndexedDB runs transactions on the same
+   * stores in the order they were made, so each page's rows land with its
+   * cursor; one that fails makes the client start again from the store. */
+  async _commit(change, relaxed = false, background = false) {
     const rows = this.replica.takeChanges();
     if (rows.length) change.rows = rows;
-    await this._store.commit(change);
-    for (const [k, v] of Object.entries(change.meta || {})) {
+    const finished = this._store.commit(change, relaxed);
+    if (background) {
+      this._takeMeta(change.meta);
+      finished.catch((e) => this._failed(e));
+      return;
+    }
+    await finished;
+    this._takeMeta(change.meta);
+  }
+
+  _takeMeta(meta = {}) {
+    for (const [k, v] of Object.entries(meta)) {
       if (v === undefined) delete this._meta[k];
       else this._meta[k] = v;
     }

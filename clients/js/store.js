@@ -62,13 +62,16 @@ export class Store {
     return { meta, outbox, attention, rows: rowKeys.map((k, i) => [k, rows[i]]) };
   }
 
-  /* One durable transaction: change = { meta: {key: value or undefined to
+  /* One transaction, its requests made before this returns (so the next
+   * commit's land after them): change = { meta: {key: value or undefined to
    * delete}, outbox: [op] to put, unqueue: [seq] to delete from the
    * outbox, attention: [entry] to put, clearRecords: true to delete every
    * replica row first, rows: [[key, row or undefined]] }.
-   * Resolves once committed with durability 'strict'. */
-  async commit(change) {
-    const tx = this.db.transaction(STORES, 'readwrite', { durability: 'strict' });
+   * Resolves once committed, with durability 'strict' unless `relaxed`:
+   * for what the server sent, which it sends again should a power cut
+   * lose it (the cursor is in the same transaction). */
+  async commit(change, relaxed = false) {
+    const tx = this.db.transaction(STORES, 'readwrite', { durability: relaxed ? 'relaxed' : 'strict' });
     const finished = done(tx);
     const meta = tx.objectStore('meta');
     for (const [k, v] of Object.entries(change.meta || {})) {

@@ -86,81 +86,85 @@ function adHocSessionId(activity, date) {
 
 /* --- reading the replica ----------------------------------------------- */
 
-/* What is derived from the replica is computed once per change of it, not
- * once per keystroke: an organisation may hold 10,000 people and a year of
- * check-ins. */
-let dataVersion = 0;
+/* What is derived from the replica is computed once per change of what it
+ * depends on, not once per keystroke or tap: an organisation may hold
+ * 10,000 people and a year of check-ins. Versions per record type; a
+ * change that names no ops (a resync, a wipe) changes them all. */
+const TYPE_NAMES = ['', 'location', 'activity', 'session', 'participant', 'checkin', 'tally', 'message',
+  'session_log', 'erasure'];
+const versions = new Map(TYPE_NAMES.map((n) => [n, 0]));
+function changed(ops) {
+  const bump = (n) => versions.set(n, versions.get(n) + 1);
+  if (!ops || !ops.length) return TYPE_NAMES.forEach(bump);
+  for (const op of ops) {
+    const name = TYPE_NAMES[op.y] || '';
+    bump(name);
+    /* A merge (merged_into) or an erasure changes whose check-in is whose. */
+    if (name === 'participant' || name === 'erasure') ['participant', 'checkin'].forEach(bump);
+  }
+  return undefined;
+}
 const memos = new Map();
-function memo(key, fn) {
+function memo(key, types, fn) {
+  const version = types.map((n) => versions.get(n)).join('.');
   let m = memos.get(key);
-  if (!m || m.version !== dataVersion) memos.set(key, m = { version: dataVersion, value: fn() });
+  if (!m || m.version !== version) memos.set(key, m = { version, value: fn() });
   return m.value;
 }
 
 function byId(type) {
-  return memo(`byId:${type}`, () => {
+  return memo(`byId:${type}`, [type], () => {
     const m = new Map();
     for (const r of client.replica.list(type)) m.set(r.id, r);
     return m;
   });
 }
 
-/* session id -> participant id -> check-in */
-function checkinsBySession() {
-  return memo('checkins', () => {
-    const m = new Map();
-    for (const c of client.replica.list('checkin')) {
-      let s = m.get(c.session);
-      if (!s) m.set(c.session, s = new Map());
-      s.set(c.participant, c);
-    }
-    return m;
-  });
+/* One session's check-ins: participant id -> check-in. */
+function sessionCheckins(session) {
+  return memo(`checkins:${session}`, ['checkin', 'participant'],
+    () => new Map(client.replica.checkinsOf(session).map((c) => [c.participant, c])));
+}
+
+function presentCount(session) {
+  let n = 0;
+  for (const c of sessionCheckins(session).values()) if (c.status === 'present') n++;
+  return n;
 }
 
 function todaysSessions() {
   const today = localDate(client.now());
   const activities = byId('activity');
   const locations = byId('location');
-  const present = presentCounts();
   return [...byId('session').values()]
     .filter((s) => s.date === today)
     .map((s) => {
       const a = activities.get(s.activity) || {};
       return { ...s, activityName: a.name || '', locationName: (locations.get(a.location) || {}).name || '',
-        start: s.start_time || a.start_time || '', present: present.get(s.id) || 0 };
+        start: s.start_time || a.start_time || '', present: presentCount(s.id) };
     })
     .sort((x, y) => (x.start || '99').localeCompare(y.start || '99') || x.activityName.localeCompare(y.activityName));
 }
 
-function presentCounts() {
-  return memo('present', () => {
-    const m = new Map();
-    for (const [session, cs] of checkinsBySession()) {
-      let n = 0;
-      for (const c of cs.values()) if (c.status === 'present') n++;
-      m.set(session, n);
-    }
-    return m;
-  });
-}
-
 /* Participants one can check in (not merged into someone else), with
- * their folded names. */
+ * their folded names, by name. */
 function people() {
-  return memo('people', () => client.replica.list('participant').filter((p) => !p.merged_into)
-    .map((p) => ({ ...p, folded: fold(p.name) })));
+  return memo(`people:${lang}`, ['participant'], () => {
+    const collator = new Intl.Collator(lang);
+    return client.replica.list('participant').filter((p) => !p.merged_into)
+      .map((p) => ({ ...p, folded: fold(p.name) }))
+      .sort((x, y) => collator.compare(x.name, y.name));
+  });
 }
 
 /* How often each participant came to this activity lately (present). */
 function regularity(activity, today) {
-  return memo(`regular:${activity}:${today}`, () => {
+  return memo(`regular:${activity}:${today}`, ['session', 'checkin', 'participant'], () => {
     const since = daysBefore(today, REGULAR_DAYS);
-    const bySession = checkinsBySession();
     const count = new Map();
     for (const s of byId('session').values()) {
       if (s.activity !== activity || s.date < since || s.date >= today) continue;
-      for (const c of (bySession.get(s.id) || new Map()).values()) {
+      for (const c of sessionCheckins(s.id).values()) {
         if (c.status === 'present') count.set(c.participant, (count.get(c.participant) || 0) + 1);
       }
     }
@@ -168,12 +172,15 @@ function regularity(activity, today) {
   });
 }
 
-/* The session's list, sorted: most regular first, then by name. */
+/* The session's list: the regulars (most often first), then everyone else
+ * by name. */
 function sortedPeople(activity, today) {
-  return memo(`sorted:${activity}:${today}:${lang}`, () => {
+  return memo(`sorted:${activity}:${today}:${lang}`, ['session', 'checkin', 'participant'], () => {
     const regular = regularity(activity, today);
-    return [...people()].sort((x, y) => (regular.get(y.id) || 0) - (regular.get(x.id) || 0)
-      || x.name.localeCompare(y.name, lang));
+    const all = people();
+    const regulars = all.filter((p) => regular.has(p.id))
+      .sort((x, y) => regular.get(y.id) - regular.get(x.id));
+    return regulars.concat(all.filter((p) => !regular.has(p.id)));
   });
 }
 
@@ -224,7 +231,9 @@ function drawStatus() {
   const items = [
     h(`span.conn.${state}`, { id: 'conn', dataset: { state, live: s.live ? '1' : '0' } }, t(state)),
     h('span', { id: 'outbox', dataset: { count: String(s.outbox) } }, s.outbox ? t('waiting', s.outbox) : t('all_sent')),
-    h('span', { id: 'last-sync' }, s.lastSync ? t('last_sync', clock(s.lastSync)) : t('never_synced')),
+    s.state === 'online' && !s.live && s.head > s.cursor
+      ? h('span', { id: 'catching-up' }, t('catching_up', Math.floor((100 * s.cursor) / s.head)))
+      : h('span', { id: 'last-sync' }, s.lastSync ? t('last_sync', clock(s.lastSync)) : t('never_synced')),
   ];
   if (Math.abs(s.offset) > CLOCK_WARN_MS) {
     items.push(h('span.warn', { id: 'clock-warning' }, t('clock_off', Math.round(Math.abs(s.offset) / 60000), s.offset < 0)));
@@ -356,7 +365,7 @@ function viewSession() {
 /* Check-in: regulars first, then everyone; one tap checks in. */
 function tabCheckin(s) {
   const today = localDate(client.now());
-  const checkins = checkinsBySession().get(ui.session) || new Map();
+  const checkins = sessionCheckins(ui.session);
   const words = queryWords(ui.query);
   const regular = regularity(s.activity, today);
   const all = sortedPeople(s.activity, today).filter((p) => matches(p.folded, words));
@@ -643,16 +652,16 @@ async function boot() {
       requestAnimationFrame(drawStatus);
     }
   });
-  client.addEventListener('change', () => {
-    dataVersion++;
+  client.addEventListener('change', (ev) => {
+    changed(ev.detail.ops);
     /* Catching up (a first sync brings a whole organisation, page after
-     * page): redraw once a second, not once a page. */
+     * page): redraw every few seconds, not once a page. */
     if (client.status().live) render();
-    else if (!catchUpTimer) catchUpTimer = setTimeout(() => { catchUpTimer = null; render(); }, 1000);
+    else if (!catchUpTimer) catchUpTimer = setTimeout(() => { catchUpTimer = null; render(); }, 3000);
   });
   client.addEventListener('attention', render);
   client.addEventListener('revoked', () => {
-    dataVersion++;
+    changed();
     ui.view = 'revoked';
     ui.dialog = null;
     render();

@@ -25,6 +25,9 @@ test('the vectors are there', () => {
   assert.ok(files.length >= 20, `${files.length} vectors in ${dir}`);
 });
 
+/* What IndexedDB does with the rows of takeChanges: clones them at once. */
+const persist = (rows) => rows.map(([k, row]) => [k, row === undefined ? undefined : structuredClone(row)]);
+
 for (const file of files) {
   const v = JSON.parse(readFileSync(join(dir, file), 'utf8'));
   test(`${file}: ${v.name}`, () => {
@@ -37,9 +40,9 @@ for (const file of files) {
         const op = ops[i];
         if (v.own !== undefined && op.n > 0 && op.d === v.own) assert.equal(r.rebaseOwn(op), 0);
         assert.equal(r.apply(op), v.expect.results[i], `order ${o}, step ${step} (op ${i})`);
-        if (step % 2 === 0) changes.push(...r.takeChanges()); // persisted in batches
+        if (step % 2 === 0) changes.push(...persist(r.takeChanges())); // persisted in batches
       }
-      changes.push(...r.takeChanges());
+      changes.push(...persist(r.takeChanges()));
       assert.deepEqual(r.dump(), v.expect.state, `order ${o}`);
       assert.deepEqual(r.takeChanges(), [], 'takeChanges forgets what it gave');
 
