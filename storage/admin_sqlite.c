@@ -382,12 +382,14 @@ static uint8_t adb__field(uint8_t type, const char *name) {
 }
 
 /* Writes one record op in its own transaction, under a fresh id. */
+/* Writes a new record of type; its id is id_out as given when that is not
+ * empty, else a new UUIDv7 written there. */
 static int adb__create(admin_db_t *a, int64_t org, uint8_t type, proto_field_t *fields,
                        uint32_t n, int64_t now_ms, char id_out[ADMIN_DB_ID_SIZE]) {
   adb__writer_t w;
   int rc;
 
-  if (adb__uuid7(now_ms, id_out) != 0)
+  if (id_out[0] == '\0' && adb__uuid7(now_ms, id_out) != 0)
     return PROTO_EINTERNAL;
   if (adb__begin(a) != 0)
     return PROTO_ESTORAGE;
@@ -510,6 +512,7 @@ int admin_db_location_create(admin_db_t *a, int64_t org, const char *name, int64
   if (adb__check_name("location", name) != 0)
     return PROTO_EBAD_FIELD;
   f[0] = adb__fstr(adb__field(SCHEMA_LOCATION, "name"), name);
+  id_out[0] = '\0';
   return adb__create(a, org, SCHEMA_LOCATION, f, 1, now_ms, id_out);
 }
 
@@ -532,6 +535,7 @@ int admin_db_activity_create(admin_db_t *a, int64_t org, const char *location,
     f[n++] = adb__fint(adb__field(SCHEMA_ACTIVITY, "weekday"), weekday);
   if (start != NULL)
     f[n++] = adb__fstr(adb__field(SCHEMA_ACTIVITY, "start_time"), start);
+  id_out[0] = '\0';
   return adb__create(a, org, SCHEMA_ACTIVITY, f, n, now_ms, id_out);
 }
 
@@ -550,6 +554,25 @@ int admin_db_session_create(admin_db_t *a, int64_t org, const char *activity, co
   if (start != NULL)
     f[n++] = adb__fstr(adb__field(SCHEMA_SESSION, "start_time"), start);
   f[n++] = adb__fbool(adb__field(SCHEMA_SESSION, "cancelled"), false);
+  /* The day's first session of an activity is named "<activity>-<date>",
+   * as tablets name the session they start when none was prepared (and
+   * turfd's demo its sessions): one prepared here and one a tablet started
+   * offline are then one session. A second one that day gets its own id. */
+  id_out[0] = '\0';
+  size_t alen = strlen(act), dlen = date ? strlen(date) : 0;
+  if (date && alen + 1 + dlen < ADMIN_DB_ID_SIZE) {
+    char id[ADMIN_DB_ID_SIZE];
+    bool taken;
+    memcpy(id, act, alen);
+    id[alen] = '-';
+    memcpy(id + alen + 1, date, dlen + 1);
+    rc = adb__query(a, "SELECT 1 FROM sessions WHERE org = ?1 AND id = ?2", org, id, &taken, NULL,
+                    0, NULL);
+    if (rc != 0)
+      return rc;
+    if (!taken)
+      memcpy(id_out, id, alen + 1 + dlen + 1);
+  }
   return adb__create(a, org, SCHEMA_SESSION, f, n, now_ms, id_out);
 }
 

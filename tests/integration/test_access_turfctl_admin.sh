@@ -41,6 +41,12 @@ turfctl location list --org "$org" | grep -q "^$loc	Het Anker" || fail "location
 turfctl activity list --org "$org" | grep -q "^$act	$loc	Het Anker	Zingen	3	13:30" || fail "activity list"
 turfctl session list --org "$org" --date "$today" | grep -q "^$ses	$today	13:30	$act	Zingen" ||
   fail "session list"
+# The day's first session of an activity has the id a tablet gives the
+# session it starts itself ("<activity>-<date>"), so the two are one; a
+# second one that day has an id of its own.
+[ "$ses" = "$act-$today" ] || fail "first session of the day is $ses, not $act-$today"
+ses2=$(turfctl session create --org "$org" --activity Zingen --date "$today" --start 19:30)
+[ -n "$ses2" ] && [ "$ses2" != "$ses" ] || fail "a second session that day: '$ses2'"
 set +e
 turfctl activity create --org "$org" --location "Nergens" "X" >/dev/null 2>"$TURF_TMP/err"
 status=$?
