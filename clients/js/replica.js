@@ -31,9 +31,8 @@ import { compareBytes, mergeField } from './merge.js';
 
 const CONFLICT = 0; // t of a conflict-log row
 const PARTICIPANT = 4, CHECKIN = 5, MESSAGE = 7, ERASURE = 9;
-// replica.c follows merged_into along a path of at most 32 ids (31 hops);
-// PROTOCOL.md 4.4 says "at most 32 hops". This follows replica.c, the
-// reference, until the two are made to agree.
+// PROTOCOL.md 4.4: merged_into is followed through at most 32 participants
+// (31 hops), as replica.c does.
 const MAX_PATH = 32;
 
 const perDevice = (t) => t.fields.some((f) => f.rule === RULE.COUNTER);
