@@ -70,7 +70,10 @@ static const uint8_t schema__participant_shapes[] = {
 static const char *const schema__checkin_status[] = {"present", "absent",
                                                      "excused", NULL};
 static const schema_field_t schema__checkin_fields[] = {
-    F(1, "status", MERGE_LWW, PROTO_STR, false, 1, 16, schema__checkin_status),
+    /* nil withdraws the check-in (a tap on the wrong name): the person
+     * reads as not checked in, which "absent" (expected, did not come) is
+     * not. An LWW value like any other, so the row and its clocks stay. */
+    F(1, "status", MERGE_LWW, PROTO_STR, true, 1, 16, schema__checkin_status),
     F(2, "arrived", MERGE_MIN, PROTO_INT, true, 0, SCHEMA__MS_MAX, NULL),
     F(3, "departed", MERGE_MAX, PROTO_INT, true, 0, SCHEMA__MS_MAX, NULL),
 };

@@ -32,7 +32,9 @@
 
 /* ?1 is the organisation, ?2 today's date; each returns one row, one column.
  * Every part is of that organisation only, the list of organisations too: a
- * coordinator's page must not learn even the names of the others. */
+ * coordinator's page must not learn even the names of the others. A
+ * check-in whose status is nil (withdrawn, PROTOCOL.md 4.3) is no check-in:
+ * it is neither listed nor counted, and its arrival is no arrival. */
 static const char store__view_orgs[] =
     "SELECT json(COALESCE((SELECT json_group_array(json_object('id', id, 'name', name)) "
     "FROM (SELECT id, name FROM orgs WHERE id = ?1)), '[]'))";
@@ -54,7 +56,7 @@ static const char store__view_today[] =
     "     'participant', c.participant, 'name', COALESCE(p.name, c.participant),"
     "     'status', c.status, 'arrived', c.arrived, 'departed', c.departed) AS y"
     "     FROM checkins c LEFT JOIN participants p ON p.org = c.org AND p.id = c.participant"
-    "     WHERE c.org = s.org AND c.session = s.id"
+    "     WHERE c.org = s.org AND c.session = s.id AND c.status IS NOT NULL"
     "     ORDER BY c.arrived IS NULL, c.arrived, p.name, c.participant)), '[]'))"
     ") AS x "
     "FROM sessions s LEFT JOIN activities a ON a.org = s.org AND a.id = s.activity "
@@ -108,8 +110,8 @@ static const char store__view_duplicates[] =
     "  trim(replace(replace(replace(lower(p.name), char(9), ' '), '   ', ' '), '  ', ' '))"
     "    AS norm,"
     "  p.first_seen__device AS creator,"
-    "  (SELECT count(*) FROM checkins c WHERE c.org = p.org AND c.participant = p.id)"
-    "    AS checkins "
+    "  (SELECT count(*) FROM checkins c WHERE c.org = p.org AND c.participant = p.id"
+    "     AND c.status IS NOT NULL) AS checkins "
     "  FROM participants p WHERE p.org = ?1 AND p.merged_into IS NULL AND p.name IS NOT NULL),"
     "g AS (SELECT norm FROM p GROUP BY norm"
     "  HAVING count(*) > 1 AND count(DISTINCT COALESCE(creator, '')) > 1) "

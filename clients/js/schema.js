@@ -51,7 +51,8 @@ export const TYPES = Object.freeze([
     // A coordinator's merge of a duplicate into another participant (4.4).
     field(6, 'merged_into', LWW, 'str', true, 1, MAX_ID_BYTES, ID)] },
   { id: 5, name: 'checkin', table: 'checkins', key: 'session', key2: 'participant', fields: [
-    field(1, 'status', LWW, 'str', false, 1, 16, TEXT, ['present', 'absent', 'excused']),
+    // null withdraws the check-in: the person reads as not checked in (4.3).
+    field(1, 'status', LWW, 'str', true, 1, 16, TEXT, ['present', 'absent', 'excused']),
     field(2, 'arrived', MIN, 'int', true, 0, MS_MAX),
     field(3, 'departed', MAX, 'int', true, 0, MS_MAX)] },
   { id: 6, name: 'tally', table: 'tallies', key: 'session', key2: null, fields: [

@@ -29,6 +29,7 @@ static const char usage[] =
     "  sessions | people | outbox | attention | dump\n"
     "  attendance [SESSION]\n"
     "  checkin SESSION PERSON | checkout SESSION PERSON\n"
+    "  uncheck SESSION PERSON   (undo a check-in: not checked in, not absent)\n"
     "  status SESSION PERSON present|absent|excused\n"
     "  walkin SESSION NAME [--referral TEXT]\n"
     "  tally SESSION [N]\n"
@@ -471,7 +472,7 @@ static int main__local_command(local_t *local, const char *cmd, int argc, char *
   if (main__need_device(local) != 0)
     return 1;
   if (strcmp(cmd, "checkin") == 0 || strcmp(cmd, "checkout") == 0 ||
-      strcmp(cmd, "status") == 0) {
+      strcmp(cmd, "uncheck") == 0 || strcmp(cmd, "status") == 0) {
     bool status = strcmp(cmd, "status") == 0;
     if (main__want(&a, status ? 3 : 2, status ? 3 : 2, cmd) != 0 ||
         tablet_find_session(local, a.pos[0], s) != 0 ||
@@ -487,6 +488,8 @@ static int main__local_command(local_t *local, const char *cmd, int argc, char *
     }
     if (strcmp(cmd, "checkin") == 0)
       return tablet_checkin(local, s, p) ? 1 : 0;
+    if (strcmp(cmd, "uncheck") == 0)
+      return tablet_set_status(local, s, p, NULL) ? 1 : 0;
     return tablet_checkout(local, s, p) ? 1 : 0;
   }
   if (strcmp(cmd, "walkin") == 0) {

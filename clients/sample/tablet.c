@@ -238,7 +238,9 @@ int tablet_checkout(local_t *local, const char *session, const char *person) {
 int tablet_set_status(local_t *local, const char *session, const char *person,
                       const char *status) {
   proto_field_t f[1];
-  f[0] = tablet__str(SCHEMA_CHECKIN, "status", status);
+  f[0] = tablet__str(SCHEMA_CHECKIN, "status", status != NULL ? status : "");
+  if (status == NULL)
+    f[0].value.type = PROTO_NIL; /* withdrawn: the person reads as not checked in */
   return tablet__record(local, SCHEMA_CHECKIN, session, person, f, 1, NULL, NULL);
 }
 
@@ -425,17 +427,20 @@ static void tablet__time_or_dash(sqlite3_stmt *st, int col, char buf[6]) {
     tablet__hhmm(sqlite3_column_int64(st, col), buf);
 }
 
+/* A check-in without a status (withdrawn, or only a departure recorded) is
+ * no check-in: the person is not listed (PROTOCOL.md 4.3). */
 static int tablet__print_checkins(local_t *local, const char *session, FILE *out) {
   sqlite3_stmt *st;
   char arrived[6], departed[6];
   int rc;
 
   if (tablet__prepare(local,
-                      "SELECT COALESCE(p.name, c.participant) AS n, COALESCE(c.status, '-'), "
+                      "SELECT COALESCE(p.name, c.participant) AS n, c.status, "
                       "       c.arrived, c.departed "
                       "FROM checkins c LEFT JOIN participants p "
                       "  ON p.org = c.org AND p.id = c.participant "
-                      "WHERE c.org = 0 AND c.session = ? ORDER BY n, c.participant",
+                      "WHERE c.org = 0 AND c.session = ? AND c.status IS NOT NULL "
+                      "ORDER BY n, c.participant",
                       &st) != 0)
     return PROTO_ESTORAGE;
   sqlite3_bind_text(st, 1, session, -1, SQLITE_STATIC);

@@ -34,6 +34,8 @@ int tablet_find_activity(local_t *local, const char *arg, char id[TABLET_ID_SIZE
 /* Recording. Ids are resolved ones. Returns 0 or a negative code. */
 int tablet_checkin(local_t *local, const char *session, const char *person);
 int tablet_checkout(local_t *local, const char *session, const char *person);
+/* status NULL withdraws the check-in (nil): the person reads as not
+ * checked in, as if the tap had never happened. */
 int tablet_set_status(local_t *local, const char *session, const char *person,
                       const char *status);
 /* A new participant (first seen now, optional referral) checked in at

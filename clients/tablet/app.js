@@ -373,9 +373,11 @@ function tabCheckin(s) {
   const rest = words.length ? all : all.filter((p) => !regular.get(p.id));
   const row = (p) => {
     const c = checkins.get(p.id);
-    const status = c ? c.status : '';
-    const detail = c && c.departed ? t('departed_at', clock(c.departed))
-      : c && c.arrived && status === 'present' ? t('arrived_at', clock(c.arrived)) : '';
+    /* A null status is a withdrawn check-in (undo): not checked in, and the
+     * times that stay in its row mean nothing until someone checks in again. */
+    const status = (c && c.status) || '';
+    const detail = status && c.departed ? t('departed_at', clock(c.departed))
+      : status === 'present' && c.arrived ? t('arrived_at', clock(c.arrived)) : '';
     return h('li', {}, h('button.person', {
       dataset: { participant: p.id, status },
       'aria-label': status ? `${p.name}: ${t(`status_${status}`)}` : t('check_in', p.name),
@@ -426,7 +428,10 @@ function openChange(p, c) {
       h('button', { id: 'set-excused', onclick: set({ status: 'excused' }), 'aria-pressed': String(c.status === 'excused') },
         t('set_excused')),
       c.status === 'present' ? h('button', { id: 'set-departed', onclick: set({ departed: client.now() }) },
-        t('set_departed')) : null),
+        t('set_departed')) : null,
+      /* A tap on the wrong name is taken back: never checked in, which is
+       * not "absent" (expected, did not come; reports count it). */
+      h('button', { id: 'set-undo', onclick: set({ status: null }) }, t('set_undo'))),
     h('button.secondary', { id: 'change-close', onclick: () => { ui.dialog = null; render(); } }, t('close')));
   render();
   requestAnimationFrame(() => $('#change-close') && $('#change-close').focus());

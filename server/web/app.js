@@ -20,7 +20,7 @@
       no_sessions: 'Vandaag staan er geen bijeenkomsten gepland.', unknown_location: 'Locatie onbekend',
       cancelled: 'afgelast', headcount: 'aantal aanwezig', headcount_note: '{0} met naam + {1} anoniem',
       nobody: 'Nog niemand ingecheckt.', left: 'weg {0}',
-      status_present: 'aanwezig', status_absent: 'afwezig', status_excused: 'afgemeld',
+      status_present: 'aanwezig', status_absent: 'afwezig', status_excused: 'afgemeld', status_none: 'niet ingecheckt',
       no_arrivals: 'Vandaag is nog niemand binnengekomen.', arrived: '{0} is binnen bij {1}',
       th_device: 'Tablet', th_status: 'Status', th_last: 'Laatste sync', th_outbox: 'Nog te versturen',
       th_clock: 'Klok', th_app: 'App', online: 'online', offline: 'offline', never: 'nooit',
@@ -65,7 +65,7 @@
       no_sessions: 'No sessions are planned for today.', unknown_location: 'Unknown location',
       cancelled: 'cancelled', headcount: 'headcount', headcount_note: '{0} named + {1} anonymous',
       nobody: 'Nobody checked in yet.', left: 'left {0}',
-      status_present: 'present', status_absent: 'absent', status_excused: 'excused',
+      status_present: 'present', status_absent: 'absent', status_excused: 'excused', status_none: 'not checked in',
       no_arrivals: 'Nobody has arrived today yet.', arrived: '{0} arrived at {1}',
       th_device: 'Tablet', th_status: 'Status', th_last: 'Last sync', th_outbox: 'Still to send',
       th_clock: 'Clock', th_app: 'App', online: 'online', offline: 'offline', never: 'never',
@@ -159,7 +159,8 @@
     if (a < 86400 * 2) return Math.round(a / 3600) + ' h';
     return Math.round(a / 86400) + (lang === 'nl' ? ' dagen' : ' days');
   }
-  function statusWord(s) { return s ? t('status_' + s) : '—'; }
+  /* A nil status is a withdrawn check-in (undone on a tablet): not checked in. */
+  function statusWord(s) { return s ? t('status_' + s) : t('status_none'); }
   function deviceLabel(id, name) {
     if (id === 'server' || (id && id.startsWith('server-'))) return t('server');
     // A tablet named "Tablet Wijkcentrum" is not called "Tablet Tablet …".
@@ -167,8 +168,8 @@
     return t('tablet', name || (id ? id.slice(0, 8) : '?'));
   }
   function valueWord(type, field, v) {
-    if (v === null || v === undefined) return t('empty_value');
     if (type === 'checkin' && field === 'status') return statusWord(v);
+    if (v === null || v === undefined) return t('empty_value');
     if (typeof v === 'number' && (field === 'cancelled' || field === 'deleted')) return v ? t('yes') : t('no');
     if (typeof v === 'number' && v > 1e11) return dayTime(v); /* a time in ms */
     return '“' + v + '”';

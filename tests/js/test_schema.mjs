@@ -75,6 +75,7 @@ test('ranges and choices', () => {
   ok(op(5, 'S1', { 2: 2 ** 47, 3: 0 }, 'P1'));
   bad(op(5, 'S1', { 2: 2 ** 47 + 1 }, 'P1'));
   for (const s of ['present', 'absent', 'excused']) ok(op(5, 'S1', { 1: s }, 'P1'));
+  ok(op(5, 'S1', { 1: null }, 'P1')); // withdrawn: not checked in after all
   bad(op(5, 'S1', { 1: 'late' }, 'P1'));
   bad(op(5, 'S1', { 1: 'Present' }, 'P1'));
 });

@@ -271,6 +271,20 @@ int main(void) {
     remove_db(path_c);
   }
 
+  /* Undone (status nil): Joop is not checked in, which is not absent; he
+   * leaves the list and the headcount, and nothing prints "null". */
+  CHECK_EQ_INT(tablet_set_status(a, dance, "p-joop", NULL), 0);
+  text = capture(a, attendance_all);
+  CHECK(strstr(text, "10:00 Time to Dance headcount=3 tally=2\n  Anneke Bakker\tabsent\t-\t-\n"
+                     "  Zeynep Kaya\tpresent\t") != NULL);
+  CHECK(strstr(text, "Joop") == NULL && strstr(text, "null") == NULL);
+  free(text);
+  snprintf(expect, sizeof(expect), "%s\t09:30\tKoffieochtend\t0\n%s\t10:00\tTime to Dance\t3\n",
+           koffie, dance);
+  text = capture(a, tablet_print_sessions);
+  CHECK_EQ_STR(text, expect);
+  free(text);
+
   local_close(a);
   local_close(b);
   remove_db(path_a);

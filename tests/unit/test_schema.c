@@ -33,7 +33,7 @@ static const want_field_t want[] = {
     {4, 4, "referral", MERGE_LWW, PROTO_STR, true, 0, 100},
     {4, 5, "first_seen", MERGE_MIN, PROTO_INT, false, 0, MS_MAX},
     {4, 6, "merged_into", MERGE_LWW, PROTO_STR, true, 1, 64},
-    {5, 1, "status", MERGE_LWW, PROTO_STR, false, 1, 16},
+    {5, 1, "status", MERGE_LWW, PROTO_STR, true, 1, 16},
     {5, 2, "arrived", MERGE_MIN, PROTO_INT, true, 0, MS_MAX},
     {5, 3, "departed", MERGE_MAX, PROTO_INT, true, 0, MS_MAX},
     {6, 1, "count", MERGE_COUNTER, PROTO_INT, false, 0, 1000000},
@@ -203,6 +203,9 @@ static void test_valid_ops(void) {
   OK();
   start(SCHEMA_CHECKIN, U1, U2);
   fs(1, "excused");
+  OK();
+  start(SCHEMA_CHECKIN, U1, U2); /* withdrawn: not checked in after all */
+  fnil(1);
   OK();
 
   start(SCHEMA_TALLY, U1, NULL);
