@@ -217,6 +217,14 @@ function draw() {
   if (ui.view !== 'enrol' && !performance.getEntriesByName('turf:usable').length) performance.mark('turf:usable');
 }
 
+/* ms as a person says it: minutes, hours or days. */
+function duration(ms) {
+  const min = Math.round(ms / 60000);
+  if (min < 120) return t('minutes', min);
+  if (min < 48 * 60) return t('hours', Math.round(min / 60));
+  return t('days', Math.round(min / 1440));
+}
+
 function drawStatus() {
   $('#lang').textContent = t('lang_switch');
   $('#insecure').textContent = t('insecure');
@@ -236,7 +244,7 @@ function drawStatus() {
       : h('span', { id: 'last-sync' }, s.lastSync ? t('last_sync', clock(s.lastSync)) : t('never_synced')),
   ];
   if (Math.abs(s.offset) > CLOCK_WARN_MS) {
-    items.push(h('span.warn', { id: 'clock-warning' }, t('clock_off', Math.round(Math.abs(s.offset) / 60000), s.offset < 0)));
+    items.push(h('span.warn', { id: 'clock-warning' }, t('clock_off', duration(Math.abs(s.offset)), s.offset < 0)));
   }
   if (s.attention) items.push(h('span.warn', { id: 'refused' }, t('refused_ops', s.attention)));
   bar.replaceChildren(...items);
