@@ -209,7 +209,8 @@ function draw() {
   if (focus && document.getElementById(focus)) {
     const el = document.getElementById(focus);
     el.focus();
-    if (el.setSelectionRange && typeof el.value === 'string') el.setSelectionRange(el.value.length, el.value.length);
+    /* The caret back at the end; a number input has no caret to set. */
+    if (el.tagName === 'TEXTAREA' || ['text', 'search'].includes(el.type)) el.setSelectionRange(el.value.length, el.value.length);
   }
   document.body.dataset.view = ui.view;
   document.body.dataset.ready = '1';
