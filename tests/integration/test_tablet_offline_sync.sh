@@ -53,7 +53,7 @@ diff <(tablet a dump) <(tablet b dump) || fail "dumps differ"
 
 att=$(tablet a attendance "$session")
 note "$att"
-echo "$att" | head -n1 | grep -q "headcount=9 tally=6" ||
+echo "$att" | sed -n 1p | grep -q "headcount=9 tally=6" ||
   fail "expected 3 present + 6 tallied: $(echo "$att" | head -n1)"
 echo "$att" | grep -q "Nieuwe Buurvrouw	present" || fail "walk-in missing after sync"
 echo "$att" | grep -q "	excused	" || fail "status change missing after sync"

@@ -61,7 +61,7 @@ wait "$w2" || fail "watcher 2 exited $?: $(cat "$TURF_TMP/w2.err")"
 tablet b sync >/dev/null
 [ "$(sql "select total from session_tallies where session='$session'")" -eq 157 ] ||
   fail "tally counted twice: $(sql "select total from session_tallies where session='$session'")"
-tablet b attendance "$session" | head -n1 | grep -q "tally=157" || fail "tablet b tally wrong"
+tablet b attendance "$session" | sed -n 1p | grep -q "tally=157" || fail "tablet b tally wrong"
 [ "$(sql "select count(*) from messages where body='Niet dubbel'")" -eq 1 ] ||
   fail "message duplicated"
 diff <(tablet a dump) <(tablet b dump) || fail "tablets differ"

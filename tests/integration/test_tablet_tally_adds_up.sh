@@ -21,7 +21,7 @@ for t in a b c; do tablet "$t" sync >/dev/null; done
 for t in a b c; do tablet "$t" sync >/dev/null; done
 # a+b+c = 2 + 5 + 5
 for t in a b c; do
-  tablet "$t" attendance "$session" | head -n1 | grep -q "tally=12" ||
+  tablet "$t" attendance "$session" | sed -n 1p | grep -q "tally=12" ||
     fail "tablet $t: $(tablet "$t" attendance "$session" | head -n1), want tally=12"
 done
 [ "$(sql "select total from session_tallies where session='$session'")" -eq 12 ] ||
@@ -32,7 +32,7 @@ tablet a tally "$session" 2 >/dev/null
 tablet c tally "$session" 1 >/dev/null
 for t in a b c a b c; do tablet "$t" sync >/dev/null; done
 for t in a b c; do
-  tablet "$t" attendance "$session" | head -n1 | grep -q "tally=15" ||
+  tablet "$t" attendance "$session" | sed -n 1p | grep -q "tally=15" ||
     fail "tablet $t: $(tablet "$t" attendance "$session" | head -n1), want tally=15"
 done
 [ "$(sql "select total from session_tallies where session='$session'")" -eq 15 ] ||
