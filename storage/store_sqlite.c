@@ -254,34 +254,21 @@ static int store__migrate(sqlite3 *db) {
         sqlite3_exec(db, replica_schema_sql(), NULL, NULL, &err) != SQLITE_OK)
       goto rollback;
   }
-  if (version < 2) {
-    if (sqlite3_exec(db, store__schema_v2, NULL, NULL, &err) != SQLITE_OK)
-      goto rollback;
+  /* Then each later version's step, in order. Version 4 moved each field's
+   * clock into its record's row instead of a row of its own in
+   * field_clocks (a read and a write per op instead of three statements
+   * per field; replica.c); a database made above has them there already. */
+  {
+    const char *steps[STORE__SCHEMA_VERSION + 1] = {
+        [2] = store__schema_v2, [3] = store__schema_v3, [4] = replica_clocks_migration_sql(),
+        [5] = store__schema_v5, [6] = store__schema_v6, [7] = store__schema_v7};
+    for (int v = 2; v <= STORE__SCHEMA_VERSION; v++) {
+      if (version >= v || (v == 4 && version < 1))
+        continue;
+      if (sqlite3_exec(db, steps[v], NULL, NULL, &err) != SQLITE_OK)
+        goto rollback;
+    }
   }
-  if (version < 3) {
-    if (sqlite3_exec(db, store__schema_v3, NULL, NULL, &err) != SQLITE_OK)
-      goto rollback;
-  }
-  if (version >= 1 && version < 4) {
-    /* Version 4: each field's clock in its record's row instead of a row
-     * of its own in field_clocks (a read and a write per op instead of
-     * three statements per field; replica.c). */
-    if (sqlite3_exec(db, replica_clocks_migration_sql(), NULL, NULL, &err) != SQLITE_OK)
-      goto rollback;
-  }
-  if (version < 5) {
-    if (sqlite3_exec(db, store__schema_v5, NULL, NULL, &err) != SQLITE_OK)
-      goto rollback;
-  }
-  if (version < 6) {
-    if (sqlite3_exec(db, store__schema_v6, NULL, NULL, &err) != SQLITE_OK)
-      goto rollback;
-  }
-  if (version < 7) {
-    if (sqlite3_exec(db, store__schema_v7, NULL, NULL, &err) != SQLITE_OK)
-      goto rollback;
-  }
-  /* Later versions: if (version < 8) { ... } */
   if (version < STORE__SCHEMA_VERSION) {
     snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", STORE__SCHEMA_VERSION);
     if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)

@@ -285,25 +285,33 @@ void local_uuid7(int64_t ms, char buf[LOCAL_UUID_LEN + 1]) {
            b[15]);
 }
 
-int local_wipe(local_t *l) {
+/* Deletes every row of every table but those named in keep (an SQL list
+ * such as "('meta')", or "()" for none), inside the caller's transaction.
+ * Returns 0 or PROTO_ESTORAGE. */
+static int local__delete_tables(local_t *l, const char *keep) {
   sqlite3_stmt *st;
-  char sql[160];
+  char sql[200];
   int rc;
 
-  if (local__begin(l) != 0)
+  snprintf(sql, sizeof sql, "SELECT name FROM sqlite_master WHERE type = 'table' "
+                            "AND name NOT LIKE 'sqlite_%%' AND name NOT IN %s", keep);
+  if (local__prepare(l, sql, &st) != 0)
     return PROTO_ESTORAGE;
-  if (local__prepare(l, "SELECT name FROM sqlite_master WHERE type = 'table' "
-                        "AND name NOT LIKE 'sqlite_%'", &st) != 0)
-    goto fail;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     snprintf(sql, sizeof sql, "DELETE FROM \"%s\"", (const char *)sqlite3_column_text(st, 0));
     if (local__exec(l, sql) != 0) {
       sqlite3_finalize(st);
-      goto fail;
+      return PROTO_ESTORAGE;
     }
   }
   sqlite3_finalize(st);
-  if (rc != SQLITE_DONE || local__commit(l) != 0)
+  return rc == SQLITE_DONE ? 0 : PROTO_ESTORAGE;
+}
+
+int local_wipe(local_t *l) {
+  if (local__begin(l) != 0)
+    return PROTO_ESTORAGE;
+  if (local__delete_tables(l, "()") != 0 || local__commit(l) != 0)
     goto fail;
   l->device[0] = '\0';
   /* The WAL still holds the pages as they were before: truncate it. */
@@ -355,28 +363,13 @@ static int local__replay_outbox(local_t *l) {
 }
 
 int local_resync(local_t *l) {
-  sqlite3_stmt *st;
-  char sql[160];
-  int rc;
-
   if (local__begin(l) != 0)
     return PROTO_ESTORAGE;
   /* Every replica table and the conflict log; the device's own state
    * (meta, outbox, attention) stays. */
-  if (local__prepare(l, "SELECT name FROM sqlite_master WHERE type = 'table' "
-                        "AND name NOT LIKE 'sqlite_%' "
-                        "AND name NOT IN ('meta', 'outbox', 'attention')", &st) != 0)
-    goto fail;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    snprintf(sql, sizeof sql, "DELETE FROM \"%s\"", (const char *)sqlite3_column_text(st, 0));
-    if (local__exec(l, sql) != 0) {
-      sqlite3_finalize(st);
-      goto fail;
-    }
-  }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE || local__replay_outbox(l) != 0 ||
-      local__meta_set_int(l, "cursor", 0) != 0 || local__commit(l) != 0)
+  if (local__delete_tables(l, "('meta', 'outbox', 'attention')") != 0 ||
+      local__replay_outbox(l) != 0 || local__meta_set_int(l, "cursor", 0) != 0 ||
+      local__commit(l) != 0)
     goto fail;
   /* As in local_wipe: the deleted rows' pages were overwritten
    * (secure_delete); the WAL's old images of them go with the checkpoint.
