@@ -21,7 +21,10 @@
 //
 // Usage: node bench/tablet.mjs --app URL --code CODE --stop-pid PID
 //        [--chromium /usr/bin/chromium] [--throttle 4] [--taps 40]
-import { mkdtemp, rm } from 'node:fs/promises';
+//        [--profile DIR]   CPU profiles of the first sync, the taps and the
+//                          cold start as DIR/*.cpuprofile (open them in
+//                          Chromium's DevTools, Performance panel)
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -40,6 +43,7 @@ const { values: opt } = parseArgs({
     chromium: { type: 'string', default: '/usr/bin/chromium' },
     throttle: { type: 'string', default: '4' },
     taps: { type: 'string', default: '40' },
+    profile: { type: 'string' },
   },
 });
 if (!opt.app || !opt.code || !opt['stop-pid']) throw new Error('usage: --app URL --code CODE --stop-pid PID');
@@ -76,15 +80,30 @@ try {
   page.setDefaultTimeout(WAIT_MS);
   const cdp = await context.newCDPSession(page);
   await cdp.send('Emulation.setCPUThrottlingRate', { rate: Number(opt.throttle) });
+  /* Runs fn, recording a CPU profile of it when --profile asks for one. */
+  const profiled = async (name, fn) => {
+    if (!opt.profile) return fn();
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.start');
+    try {
+      return await fn();
+    } finally {
+      const { profile } = await cdp.send('Profiler.stop');
+      await mkdir(opt.profile, { recursive: true });
+      await writeFile(path.join(opt.profile, `${name}.cpuprofile`), JSON.stringify(profile));
+    }
+  };
 
   // First sync: enrol, then wait until the app is live with nothing left.
   await page.goto(new URL(`#enrol=${opt.code}`, opt.app).href);
   await page.waitForSelector('body[data-ready="1"]');
   await page.locator('#enrol-name').fill('Bench tablet');
-  const t0 = Date.now();
-  await page.locator('#enrol-submit').click();
-  await page.locator('#conn[data-live="1"]').waitFor();
-  out.first_sync_s = round((Date.now() - t0) / 1000);
+  await profiled('first-sync', async () => {
+    const t0 = Date.now();
+    await page.locator('#enrol-submit').click();
+    await page.locator('#conn[data-live="1"]').waitFor();
+    out.first_sync_s = round((Date.now() - t0) / 1000);
+  });
   out.ops = await page.evaluate(() => window.turfClient.status().cursor);
   await page.waitForFunction(() => navigator.serviceWorker && navigator.serviceWorker.controller !== null);
 
@@ -116,30 +135,34 @@ try {
   // the click to its row showing the check-in.
   const taps = Number(opt.taps);
   out.tap_ms = [];
-  for (let i = 0; i < taps; i++) {
-    out.tap_ms.push(await page.evaluate(async () => {
-      const row = document.querySelector('button.person:not([data-status="present"])');
-      const id = row.dataset.participant;
-      const t = performance.now();
-      row.click();
-      await new Promise((resolve) => {
-        const check = () => {
-          const now = document.querySelector(`button.person[data-participant="${id}"]`);
-          if (now && now.dataset.status === 'present') return resolve();
-          requestAnimationFrame(check);
-        };
-        check();
-      });
-      return performance.now() - t;
-    }));
-  }
+  await profiled('taps', async () => {
+    for (let i = 0; i < taps; i++) {
+      out.tap_ms.push(await page.evaluate(async () => {
+        const row = document.querySelector('button.person:not([data-status="present"])');
+        const id = row.dataset.participant;
+        const t = performance.now();
+        row.click();
+        await new Promise((resolve) => {
+          const check = () => {
+            const now = document.querySelector(`button.person[data-participant="${id}"]`);
+            if (now && now.dataset.status === 'present') return resolve();
+            requestAnimationFrame(check);
+          };
+          check();
+        });
+        return performance.now() - t;
+      }));
+    }
+  });
 
   // Cold start offline: turfd stopped, the page reloaded.
   process.kill(Number(opt['stop-pid']), 'SIGTERM');
   await page.locator('#conn[data-state="offline"]').waitFor();
-  await page.reload();
-  await page.waitForSelector('body[data-ready="1"]');
-  await page.waitForFunction(() => performance.getEntriesByName('turf:usable').length > 0);
+  await profiled('cold-start', async () => {
+    await page.reload();
+    await page.waitForSelector('body[data-ready="1"]');
+    await page.waitForFunction(() => performance.getEntriesByName('turf:usable').length > 0);
+  });
   out.cold_start_ms = round(await page.evaluate(() => performance.getEntriesByName('turf:usable')[0].startTime));
 } finally {
   await context.close();

@@ -13,7 +13,7 @@
 // in attention() with their reason. Nothing is dropped silently.
 import { T, E, ERROR_NAMES, SUBPROTOCOL, MAX_OPS, ProtocolError, encodeFrame, decodeFrame } from './codec.js';
 import { Hlc } from './hlc.js';
-import { Replica } from './replica.js';
+import { Replica, sessionBucket } from './replica.js';
 import { typeByName, fieldByName, validateOp } from './schema.js';
 import { Store } from './store.js';
 import { uuidv7 } from './ids.js';
@@ -29,6 +29,8 @@ const SILENT_MS = 50000;         /* nothing heard for this long: the link is dea
 const RETRY_MS = 5000;           /* before re-pushing after a refusal to store (ms) */
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 30000;
+const LOAD_BUCKETS = 200;        /* session buckets read at a time while starting */
+const FLUSH_OPS = 10000;         /* pulled ops kept in memory at most before storing */
 
 const ERASURE = 9;
 const PARTICIPANT = 4;
@@ -70,15 +72,54 @@ export class TurfClient extends EventTarget {
     this._enrolWaiters = [];
   }
 
+  /* Everything but the sessions' check-ins and tallies, which a year of
+   * history makes most of the rows: those load in the background (loaded),
+   * or first for the sessions a view asks for (loadSessions). */
   async _load() {
-    const { meta, outbox, attention, rows } = await this._store.load();
+    const { meta, outbox, attention, buckets } = await this._store.load();
     this._meta = meta;
     this._outbox = new Map(outbox.map((op) => [op.s, op]));
     this._attention = new Map(attention.map((e) => [e.s, e]));
-    this.replica = new Replica();
-    this.replica.load(rows);
+    this.replica = new Replica({ partial: true });
+    this.replica.load(buckets);
     this._hlc = new Hlc(meta.hlcLast || 0n, meta.hlcRemote || 0n);
+    this._loadRest();
     if (!meta.device) await this._store.commit({ meta: this._fresh(uuidv7(this._opts.now())) });
+  }
+
+  /* The sessions' buckets, a few hundred per read. `loaded` resolves when
+   * the replica is whole (or was replaced: a wipe, a resync); then a
+   * 'change' event without ops says that everything is there. */
+  _loadRest() {
+    const replica = this.replica;
+    this.loaded = (async () => {
+      for (let after = ''; ;) {
+        const part = await this._store.loadMore(after, LOAD_BUCKETS);
+        if (this.replica !== replica) return;
+        replica.load(part);
+        if (part.length < LOAD_BUCKETS) break;
+        after = part[part.length - 1][0];
+      }
+      replica.complete();
+      this._emit('change', { ops: [], own: false });
+    })();
+    this.loaded.catch((e) => this._failed(e));
+  }
+
+  /* Loads these sessions' check-ins and tallies unless they are here: what
+   * a view of them needs, before the rest has loaded. */
+  async loadSessions(ids) {
+    const replica = this.replica;
+    const missing = ids.map(sessionBucket).filter((b) => !replica.loaded(b));
+    if (!missing.length) return;
+    const buckets = await this._store.loadBuckets(missing);
+    /* A bucket changed meanwhile was loaded first; load() keeps that. */
+    if (this.replica === replica) replica.load(buckets);
+  }
+
+  /* Whether loadSessions has nothing left to do for these. */
+  sessionsLoaded(ids) {
+    return ids.every((id) => this.replica.loaded(sessionBucket(id)));
   }
 
   /* The meta of a device that has never been welcomed. */
@@ -140,6 +181,10 @@ export class TurfClient extends EventTarget {
       if (validateOp(op) !== 0) {
         throw new TurfError(E.INVALID_OP, `not a valid ${typeName}: ${[...Object.keys(fields)].join(', ')}`);
       }
+      /* The op merges into what its bucket holds: that must be here. */
+      if (op.y === ERASURE) await this.loaded;
+      const bucket = Replica.bucketOf(op);
+      if (!this.replica.loaded(bucket)) this.replica.load(await this._store.loadBuckets([bucket]));
       op.h = this._hlc.next(this.now());
       const rc = this.replica.apply(op);
       if (rc !== 0) {
@@ -197,6 +242,14 @@ export class TurfClient extends EventTarget {
 
   _connect() {
     this._clearTimer('reconnect');
+    /* What the server sends merges into the whole replica: load it first. */
+    if (!this.replica.isComplete) {
+      const replica = this.replica;
+      this.loaded.then(() => {
+        if (this.replica === replica && !this._stopped && !this._ws && !this._timer('reconnect')) this._connect();
+      }, () => {});
+      return;
+    }
     let ws;
     try {
       ws = new this._opts.WebSocket(this._opts.url, SUBPROTOCOL);
@@ -342,7 +395,7 @@ export class TurfClient extends EventTarget {
        * one so it stays visible; everything else comes again from 0. */
       this.replica = new Replica();
       for (const s of [...this._outbox.keys()].sort((a, b) => a - b)) this.replica.apply(this._outbox.get(s));
-      change.clearRecords = true;
+      change.clearBuckets = true;
       meta.cursor = 0;
     }
     await this._commit(change);
@@ -442,10 +495,21 @@ export class TurfClient extends EventTarget {
     /* Pages of what others recorded need not wait for the disk: lost to a
      * power cut, they are pulled again. What touches our own ops does. */
     const others = !change.outbox.length && !change.attention.length;
-    /* A page with more behind it is stored while the next is applied; the
-     * last one is waited for, so that when the client says it is live,
-     * everything it pulled is in IndexedDB. */
-    await this._commit(change, others, others && c.t === T.CHANGES && c.more);
+    /* A page with more behind it is stored while the next is applied, and
+     * only every FLUSH_OPS ops: the pages of a first sync touch the same
+     * buckets again and again (sessions among their check-ins), and each
+     * store rewrites a whole bucket. The last page is waited for, so that
+     * when the client says it is live, everything it pulled is in
+     * IndexedDB. Lost to a crash, what was not stored is pulled again
+     * from the stored cursor (applying an op again changes nothing). */
+    const more = others && c.t === T.CHANGES && c.more;
+    this._unstored = (this._unstored || 0) + c.ops.length;
+    if (more && this._unstored < FLUSH_OPS) {
+      this._takeMeta(change.meta);
+    } else {
+      this._unstored = 0;
+      await this._commit(change, others, more);
+    }
     for (const op of change.outbox) this._outbox.set(op.s, op);
     for (const a of change.attention) this._attention.set(a.s, a);
     if (c.ops.length || erased.length) this._emit('change', { ops: c.ops, own: false });
@@ -527,8 +591,8 @@ export class TurfClient extends EventTarget {
    * stores in the order they were made, so each page's rows land with its
    * cursor; one that fails makes the client start again from the store. */
   async _commit(change, relaxed = false, background = false) {
-    const rows = this.replica.takeChanges();
-    if (rows.length) change.rows = rows;
+    const buckets = this.replica.takeChanges();
+    if (buckets.length) change.buckets = buckets;
     const finished = this._store.commit(change, relaxed);
     if (background) {
       this._takeMeta(change.meta);

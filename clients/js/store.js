@@ -1,14 +1,22 @@
 // store.js — a device's state in IndexedDB: its identity and cursor
 // (`meta`), the outbox of ops recorded but not yet acked, the ops the
-// server refused (`attention`) and the replica's rows (`records`).
+// server refused (`attention`) and the replica's rows in buckets
+// (`buckets`, as replica.js groups them: a session's check-ins in one, the
+// rest of a type in 64).
 //
 // Every change goes through commit(), one transaction with durability
 // 'strict' (Chrome has defaulted to 'relaxed' since version 121, which may
 // lose a committed transaction on power loss): when its promise resolves,
 // what it wrote is on disk. The library shows an op as saved only then.
+import { bucketOf } from './replica.js';
 
-const VERSION = 1;
-const STORES = ['meta', 'outbox', 'attention', 'records'];
+/* 1: a row per record ('records'); 2: rows in buckets. */
+const VERSION = 2;
+const STORES = ['meta', 'outbox', 'attention', 'buckets'];
+/* Bucket keys of sessions start with '~s ' (replica.js sessionBucket),
+ * after every other bucket's: the rest is the range below '~'. */
+const SESSIONS = IDBKeyRange.bound('~s ', '~t', false, true);
+const OTHERS = IDBKeyRange.upperBound('~', true);
 
 function request(req) {
   return new Promise((resolve, reject) => {
@@ -25,6 +33,25 @@ function done(tx) {
   });
 }
 
+/* Version 1's rows into buckets, inside the upgrade's transaction. */
+function rowsIntoBuckets(tx) {
+  const buckets = new Map();
+  const cursor = tx.objectStore('records').openCursor();
+  cursor.onsuccess = () => {
+    const c = cursor.result;
+    if (c) {
+      const bucket = bucketOf(c.key);
+      if (!buckets.has(bucket)) buckets.set(bucket, []);
+      buckets.get(bucket).push([c.key, c.value]);
+      c.continue();
+      return;
+    }
+    const store = tx.objectStore('buckets');
+    for (const [bucket, rows] of buckets) store.put(rows, bucket);
+    tx.db.deleteObjectStore('records');
+  };
+}
+
 export class Store {
   constructor(db, name) {
     this.db = db;
@@ -33,12 +60,15 @@ export class Store {
 
   static async open(name, indexedDB = globalThis.indexedDB) {
     const req = indexedDB.open(name, VERSION);
-    req.onupgradeneeded = () => {
+    req.onupgradeneeded = (ev) => {
       const db = req.result;
-      db.createObjectStore('meta');
-      db.createObjectStore('outbox', { keyPath: 's' });
-      db.createObjectStore('attention', { keyPath: 's' });
-      db.createObjectStore('records');
+      if (ev.oldVersion < 1) {
+        db.createObjectStore('meta');
+        db.createObjectStore('outbox', { keyPath: 's' });
+        db.createObjectStore('attention', { keyPath: 's' });
+      }
+      db.createObjectStore('buckets');
+      if (ev.oldVersion === 1) rowsIntoBuckets(req.transaction);
     };
     const db = await request(req);
     const store = new Store(db, name);
@@ -48,25 +78,42 @@ export class Store {
     return store;
   }
 
-  /* Everything, for the client to start from: { meta: {key: value},
-   * outbox: [op], attention: [entry], rows: [[key, row]] }. */
+  /* What the client starts from: { meta: {key: value}, outbox: [op],
+   * attention: [entry], buckets: [[bucket, rows]] } with every bucket but
+   * the sessions' (loadSessions, loadMore). */
   async load() {
     const tx = this.db.transaction(STORES, 'readonly');
-    const all = (s) => request(tx.objectStore(s).getAll());
-    const keys = (s) => request(tx.objectStore(s).getAllKeys());
-    const [metaKeys, metaValues, outbox, attention, rowKeys, rows] = await Promise.all([
-      keys('meta'), all('meta'), all('outbox'), all('attention'), keys('records'), all('records'),
+    const all = (s, range) => request(tx.objectStore(s).getAll(range));
+    const keys = (s, range) => request(tx.objectStore(s).getAllKeys(range));
+    const [metaKeys, metaValues, outbox, attention, bucketKeys, buckets] = await Promise.all([
+      keys('meta'), all('meta'), all('outbox'), all('attention'), keys('buckets', OTHERS), all('buckets', OTHERS),
     ]);
     const meta = {};
     metaKeys.forEach((k, i) => { meta[k] = metaValues[i]; });
-    return { meta, outbox, attention, rows: rowKeys.map((k, i) => [k, rows[i]]) };
+    return { meta, outbox, attention, buckets: bucketKeys.map((k, i) => [k, buckets[i]]) };
+  }
+
+  /* Some buckets by key: [[bucket, rows or undefined]]. */
+  async loadBuckets(keys) {
+    const store = this.db.transaction('buckets', 'readonly').objectStore('buckets');
+    const rows = await Promise.all(keys.map((k) => request(store.get(k))));
+    return keys.map((k, i) => [k, rows[i]]);
+  }
+
+  /* Up to `count` session buckets after the bucket `after` ('' for the
+   * first), in key order: [[bucket, rows]]. */
+  async loadMore(after, count) {
+    const range = after ? IDBKeyRange.bound(after, '~t', true, true) : SESSIONS;
+    const store = this.db.transaction('buckets', 'readonly').objectStore('buckets');
+    const [keys, rows] = await Promise.all([request(store.getAllKeys(range, count)), request(store.getAll(range, count))]);
+    return keys.map((k, i) => [k, rows[i]]);
   }
 
   /* One transaction, its requests made before this returns (so the next
    * commit's land after them): change = { meta: {key: value or undefined to
    * delete}, outbox: [op] to put, unqueue: [seq] to delete from the
-   * outbox, attention: [entry] to put, clearRecords: true to delete every
-   * replica row first, rows: [[key, row or undefined]] }.
+   * outbox, attention: [entry] to put, clearBuckets: true to delete every
+   * replica row first, buckets: [[bucket, rows or undefined]] }.
    * Resolves once committed, with durability 'strict' unless `relaxed`:
    * for what the server sent, which it sends again should a power cut
    * lose it (the cursor is in the same transaction). */
@@ -83,11 +130,11 @@ export class Store {
     for (const op of change.outbox || []) outbox.put(op);
     const attention = tx.objectStore('attention');
     for (const e of change.attention || []) attention.put(e);
-    const records = tx.objectStore('records');
-    if (change.clearRecords) records.clear();
-    for (const [k, row] of change.rows || []) {
-      if (row === undefined) records.delete(k);
-      else records.put(row, k);
+    const buckets = tx.objectStore('buckets');
+    if (change.clearBuckets) buckets.clear();
+    for (const [k, rows] of change.buckets || []) {
+      if (rows === undefined) buckets.delete(k);
+      else buckets.put(rows, k);
     }
     await finished;
   }

@@ -88,25 +88,29 @@ function adHocSessionId(activity, date) {
 
 /* What is derived from the replica is computed once per change of what it
  * depends on, not once per keystroke or tap: an organisation may hold
- * 10,000 people and a year of check-ins. Versions per record type; a
- * change that names no ops (a resync, a wipe) changes them all. */
+ * 10,000 people and a year of check-ins. Versions per record type, and
+ * per session for its check-ins and tally ('checkin SESSION'), so that a
+ * tap in today's session does not recount the weeks before; a change that
+ * names no ops (a resync, a wipe, the history loaded) changes them all
+ * (what depends on a session's check-ins also depends on 'participant'). */
 const TYPE_NAMES = ['', 'location', 'activity', 'session', 'participant', 'checkin', 'tally', 'message',
   'session_log', 'erasure'];
-const versions = new Map(TYPE_NAMES.map((n) => [n, 0]));
+const versions = new Map();
+const bump = (n) => versions.set(n, (versions.get(n) || 0) + 1);
 function changed(ops) {
-  const bump = (n) => versions.set(n, versions.get(n) + 1);
   if (!ops || !ops.length) return TYPE_NAMES.forEach(bump);
   for (const op of ops) {
     const name = TYPE_NAMES[op.y] || '';
     bump(name);
+    if (name === 'checkin' || name === 'tally') bump(`checkin ${op.k}`);
     /* A merge (merged_into) or an erasure changes whose check-in is whose. */
-    if (name === 'participant' || name === 'erasure') ['participant', 'checkin'].forEach(bump);
+    if (name === 'erasure') bump('participant');
   }
   return undefined;
 }
 const memos = new Map();
 function memo(key, types, fn) {
-  const version = types.map((n) => versions.get(n)).join('.');
+  const version = types.map((n) => versions.get(n) || 0).join('.');
   let m = memos.get(key);
   if (!m || m.version !== version) memos.set(key, m = { version, value: fn() });
   return m.value;
@@ -115,15 +119,38 @@ function memo(key, types, fn) {
 function byId(type) {
   return memo(`byId:${type}`, [type], () => {
     const m = new Map();
-    for (const r of client.replica.list(type)) m.set(r.id, r);
+    for (const r of client.replica.list(type, false)) m.set(r.id, r);
     return m;
   });
 }
 
 /* One session's check-ins: participant id -> check-in. */
 function sessionCheckins(session) {
-  return memo(`checkins:${session}`, ['checkin', 'participant'],
+  return memo(`checkins:${session}`, [`checkin ${session}`, 'participant'],
     () => new Map(client.replica.checkinsOf(session).map((c) => [c.participant, c])));
+}
+
+/* Whether these sessions' check-ins are loaded (the history loads in the
+ * background after a start); if not, they are loaded now and the page
+ * drawn again. */
+const loading = new Set();
+function need(ids) {
+  if (client.sessionsLoaded(ids)) return true;
+  const key = ids.join(' ');
+  if (!loading.has(key)) {
+    loading.add(key);
+    client.loadSessions(ids).then(() => {
+      ids.forEach((id) => bump(`checkin ${id}`));
+      render();
+    }, (e) => showToast(String(e && e.message ? e.message : e))).finally(() => loading.delete(key));
+  }
+  return false;
+}
+
+/* What a session's view reads: its check-ins, and those of the activity's
+ * recent sessions (the regulars). */
+function sessionNeeds(s) {
+  return [s.id, ...recentSessions(s.activity, localDate(client.now()))];
 }
 
 function presentCount(session) {
@@ -136,12 +163,12 @@ function todaysSessions() {
   const today = localDate(client.now());
   const activities = byId('activity');
   const locations = byId('location');
-  return [...byId('session').values()]
-    .filter((s) => s.date === today)
+  const sessions = byId('session');
+  return sessionsOn(today).map((id) => sessions.get(id))
     .map((s) => {
       const a = activities.get(s.activity) || {};
       return { ...s, activityName: a.name || '', locationName: (locations.get(a.location) || {}).name || '',
-        start: s.start_time || a.start_time || '', present: presentCount(s.id) };
+        start: s.start_time || a.start_time || '', present: client.sessionsLoaded([s.id]) ? presentCount(s.id) : 0 };
     })
     .sort((x, y) => (x.start || '99').localeCompare(y.start || '99') || x.activityName.localeCompare(y.activityName));
 }
@@ -151,20 +178,37 @@ function todaysSessions() {
 function people() {
   return memo(`people:${lang}`, ['participant'], () => {
     const collator = new Intl.Collator(lang);
-    return client.replica.list('participant').filter((p) => !p.merged_into)
+    return client.replica.list('participant', false).filter((p) => !p.merged_into)
       .map((p) => ({ ...p, folded: fold(p.name) }))
       .sort((x, y) => collator.compare(x.name, y.name));
   });
 }
 
+/* The ids of the sessions of a date. */
+function sessionsOn(date) {
+  return memo(`on:${date}`, ['session'], () => [...byId('session').values()].filter((s) => s.date === date).map((s) => s.id));
+}
+
+/* The activity's sessions "lately", before today: whose check-ins say who
+ * the regulars are. */
+function recentSessions(activity, today) {
+  return memo(`recent:${activity}:${today}`, ['session'], () => {
+    const since = daysBefore(today, REGULAR_DAYS);
+    return [...byId('session').values()]
+      .filter((s) => s.activity === activity && s.date >= since && s.date < today).map((s) => s.id);
+  });
+}
+
+/* What the regulars of an activity depend on. */
+const regularDeps = (activity, today) =>
+  ['session', 'participant', ...recentSessions(activity, today).map((id) => `checkin ${id}`)];
+
 /* How often each participant came to this activity lately (present). */
 function regularity(activity, today) {
-  return memo(`regular:${activity}:${today}`, ['session', 'checkin', 'participant'], () => {
-    const since = daysBefore(today, REGULAR_DAYS);
+  return memo(`regular:${activity}:${today}`, regularDeps(activity, today), () => {
     const count = new Map();
-    for (const s of byId('session').values()) {
-      if (s.activity !== activity || s.date < since || s.date >= today) continue;
-      for (const c of sessionCheckins(s.id).values()) {
+    for (const id of recentSessions(activity, today)) {
+      for (const c of sessionCheckins(id).values()) {
         if (c.status === 'present') count.set(c.participant, (count.get(c.participant) || 0) + 1);
       }
     }
@@ -175,7 +219,7 @@ function regularity(activity, today) {
 /* The session's list: the regulars (most often first), then everyone else
  * by name. */
 function sortedPeople(activity, today) {
-  return memo(`sorted:${activity}:${today}:${lang}`, ['session', 'checkin', 'participant'], () => {
+  return memo(`sorted:${activity}:${today}:${lang}`, regularDeps(activity, today), () => {
     const regular = regularity(activity, today);
     const all = people();
     const regulars = all.filter((p) => regular.has(p.id))
@@ -307,6 +351,7 @@ function viewRefused() {
 function viewToday() {
   const today = localDate(client.now());
   const sessions = todaysSessions();
+  const counted = need(sessions.map((s) => s.id));
   const started = new Set(sessions.map((s) => s.activity));
   const activities = client.replica.list('activity').filter((a) => !started.has(a.id))
     .sort((x, y) => (x.start_time || '99').localeCompare(y.start_time || '99') || x.name.localeCompare(y.name));
@@ -320,7 +365,8 @@ function viewToday() {
       h('button.session', { onclick: () => openSession(s.id), dataset: { session: s.id } },
         h('span.time', {}, s.start || '–'),
         h('span.what', {}, h('strong', {}, s.activityName || s.id), h('small', {}, s.locationName)),
-        s.cancelled ? h('span.chip.cancelled', {}, t('cancelled')) : h('span.chip', {}, t('present_count', s.present))))))
+        s.cancelled ? h('span.chip.cancelled', {}, t('cancelled'))
+          : counted ? h('span.chip', {}, t('present_count', s.present)) : null))))
       : h('p.empty', {}, t('today_none')),
     /* Activities that have no session today yet can be started. */
     activities.length || !known ? h('h2', {}, t('start_title')) : null,
@@ -342,7 +388,10 @@ async function startSession(activity, today) {
   openSession(id);
 }
 
-function openSession(id) {
+async function openSession(id) {
+  const s = client.replica.get('session', id);
+  /* Drawn at once with its check-ins; should the read fail, the view tries again. */
+  if (s) await client.loadSessions(sessionNeeds(s)).catch(() => {});
   ui.view = 'session';
   ui.session = id;
   ui.tab = 'checkin';
@@ -371,8 +420,56 @@ function viewSession() {
     body(s, a));
 }
 
+/* One person in the check-in list, with their check-in c (or none). */
+function personRow(p, c) {
+  /* A null status is a withdrawn check-in (undo): not checked in, and the
+   * times that stay in its row mean nothing until someone checks in again. */
+  const status = (c && c.status) || '';
+  const detail = status && c.departed ? t('departed_at', clock(c.departed))
+    : status === 'present' && c.arrived ? t('arrived_at', clock(c.arrived)) : '';
+  return h('li', {}, h('button.person', {
+    dataset: { participant: p.id, status },
+    'aria-label': status ? `${p.name}: ${t(`status_${status}`)}` : t('check_in', p.name),
+    onclick: () => (status ? openChange(p, c) : checkIn(p)),
+  },
+  h('span.mark', { 'aria-hidden': 'true' }, status === 'present' ? '✓' : status === 'excused' ? '–' : status === 'absent' ? '×' : ''),
+  h('span.name', {}, p.name, detail ? h('small', {}, detail) : null),
+  status ? h(`span.chip.${status}`, {}, t(`status_${status}`)) : null));
+}
+
+/* A check-in in the open session (a tap here, or another tablet's)
+ * redraws only its row, not the list around it: today's check-ins do not
+ * change who the regulars are, nor the order. False when more than that
+ * must be drawn. */
+function patchRows(ops) {
+  if (ui.view !== 'session' || ui.tab !== 'checkin' || ui.dialog || !$('#dialog').hidden) return false;
+  const rows = [];
+  for (const op of ops) {
+    if (TYPE_NAMES[op.y] !== 'checkin' || op.k !== ui.session) return false;
+    const p = byId('participant').get(op.k2);
+    /* Someone unknown yet, or merged into someone else: their row is not theirs. */
+    if (!p || p.merged_into) return false;
+    const li = document.querySelector(`button.person[data-participant="${CSS.escape(op.k2)}"]`)?.parentElement;
+    if (li) rows.push([li, p]); /* else not among the rows drawn */
+  }
+  const checkins = sessionCheckins(ui.session);
+  for (const [li, p] of rows) {
+    const focused = li.contains(document.activeElement);
+    const fresh = personRow(p, checkins.get(p.id));
+    li.replaceWith(fresh);
+    if (focused) fresh.firstChild.focus(); /* a keyboard user stays where they were */
+  }
+  return true;
+}
+
+/* A tab whose session is still being read from storage. */
+function loadingTab(id) {
+  return h('div.tab', { id }, h('p.help', { id: 'loading', role: 'status' }, t('loading')));
+}
+
 /* Check-in: regulars first, then everyone; one tap checks in. */
 function tabCheckin(s) {
+  if (!need(sessionNeeds(s))) return loadingTab('checkin');
   const today = localDate(client.now());
   const checkins = sessionCheckins(ui.session);
   const words = queryWords(ui.query);
@@ -380,22 +477,7 @@ function tabCheckin(s) {
   const all = sortedPeople(s.activity, today).filter((p) => matches(p.folded, words));
   const regulars = words.length ? [] : all.filter((p) => regular.get(p.id));
   const rest = words.length ? all : all.filter((p) => !regular.get(p.id));
-  const row = (p) => {
-    const c = checkins.get(p.id);
-    /* A null status is a withdrawn check-in (undo): not checked in, and the
-     * times that stay in its row mean nothing until someone checks in again. */
-    const status = (c && c.status) || '';
-    const detail = status && c.departed ? t('departed_at', clock(c.departed))
-      : status === 'present' && c.arrived ? t('arrived_at', clock(c.arrived)) : '';
-    return h('li', {}, h('button.person', {
-      dataset: { participant: p.id, status },
-      'aria-label': status ? `${p.name}: ${t(`status_${status}`)}` : t('check_in', p.name),
-      onclick: () => (status ? openChange(p, c) : checkIn(p)),
-    },
-    h('span.mark', { 'aria-hidden': 'true' }, status === 'present' ? '✓' : status === 'excused' ? '–' : status === 'absent' ? '×' : ''),
-    h('span.name', {}, p.name, detail ? h('small', {}, detail) : null),
-    status ? h(`span.chip.${status}`, {}, t(`status_${status}`)) : null));
-  };
+  const row = (p) => personRow(p, checkins.get(p.id));
   const list = (title, ps) => (ps.length ? [h('h2', {}, title),
     h('ul.people', {}, ps.slice(0, MAX_ROWS).map(row)),
     ps.length > MAX_ROWS ? h('p.help', {}, t('more', ps.length - MAX_ROWS)) : null] : []);
@@ -415,7 +497,7 @@ function tabCheckin(s) {
 function drawCheckinList() {
   const s = client.replica.get('session', ui.session);
   const fresh = tabCheckin(s).querySelector('#people');
-  $('#people').replaceWith(fresh);
+  if (fresh && $('#people')) $('#people').replaceWith(fresh);
 }
 
 async function checkIn(p) {
@@ -499,7 +581,9 @@ function openWalkIn() {
   requestAnimationFrame(() => $('#walkin-name') && $('#walkin-name').focus());
 }
 
-function tabTally() {
+function tabTally(s) {
+  /* The next op carries this tablet's running total: it must be known. */
+  if (!need([s.id])) return loadingTab('tally');
   const tally = client.replica.get('tally', ui.session) || { total: 0 };
   /* An op carries this tablet's own running total, not a delta. */
   const mine = client.replica.tallySlot(ui.session, client.deviceId);
@@ -614,8 +698,11 @@ function tabMessages(s) {
 async function save(fn) {
   try {
     await fn();
-    ui.notice = '';
-    render();
+    /* What was recorded is drawn on the library's 'change' event. */
+    if (ui.notice) {
+      ui.notice = '';
+      render();
+    }
     return true;
   } catch (e) {
     ui.notice = t('saved_error') + (e.message || e);
@@ -668,6 +755,7 @@ async function boot() {
   });
   client.addEventListener('change', (ev) => {
     changed(ev.detail.ops);
+    if (ev.detail.ops.length && patchRows(ev.detail.ops)) return;
     /* Catching up (a first sync brings a whole organisation, page after
      * page): redraw every few seconds, not once a page. */
     if (client.status().live) render();
@@ -696,6 +784,8 @@ async function boot() {
   });
   if (client.enrolled) {
     ui.view = 'today';
+    /* Today's check-ins first; the rest of the history follows. */
+    await client.loadSessions(sessionsOn(localDate(client.now())));
     if (fromLink) showToast(t('enrol_already'));
     client.start();
   } else {

@@ -127,6 +127,7 @@ export class BrowserTablet {
   async dump() {
     return this.page.evaluate(async () => {
       const { TYPES } = await import('/tablet/js/schema.js');
+      await window.turfClient.loaded; /* the whole history, not what a view needed */
       const value = (v) => (v === null || v === undefined ? '\\N' : v === true ? '1' : v === false ? '0'
         : String(v).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n'));
       const lines = [];

@@ -79,7 +79,7 @@ test('a walk-in is found by folding, erased from the tablet, and revocation wipe
     await t.person('Ayşe Yıldız').waitFor({ state: 'detached' });
     await page.waitForFunction(async () => {
       const db = await new Promise((r) => { const q = indexedDB.open('turf'); q.onsuccess = () => r(q.result); });
-      const rows = await new Promise((r) => { const q = db.transaction('records').objectStore('records').getAll(); q.onsuccess = () => r(q.result); });
+      const rows = await new Promise((r) => { const q = db.transaction('buckets').objectStore('buckets').getAll(); q.onsuccess = () => r(q.result); });
       db.close();
       return !JSON.stringify(rows, (k, v) => (typeof v === 'bigint' ? String(v) : v)).includes('Yıldız');
     });

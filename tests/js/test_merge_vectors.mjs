@@ -3,14 +3,14 @@
 // replica, as tests/unit/test_merge_vectors.c runs them against the C one:
 // every delivery order into a fresh Replica, each op's result, the canonical
 // state, and the persistence round trip (load(takeChanges()) into another
-// Replica reads the same).
+// Replica reads the same), whole and bucket by bucket.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { Replica } from '../../clients/js/replica.js';
+import { Replica, bucketOf, sessionBucket } from '../../clients/js/replica.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '../../protocol/testdata/merge');
 const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
@@ -25,8 +25,10 @@ test('the vectors are there', () => {
   assert.ok(files.length >= 20, `${files.length} vectors in ${dir}`);
 });
 
-/* What IndexedDB does with the rows of takeChanges: clones them at once. */
-const persist = (rows) => rows.map(([k, row]) => [k, row === undefined ? undefined : structuredClone(row)]);
+/* What IndexedDB does with the buckets of takeChanges: clones them at once,
+ * and a bucket written again replaces what it held. */
+const persist = (buckets) => buckets.map(([b, rows]) => [b, rows && structuredClone(rows)]);
+const latest = (buckets) => [...new Map(buckets)];
 
 for (const file of files) {
   const v = JSON.parse(readFileSync(join(dir, file), 'utf8'));
@@ -47,8 +49,51 @@ for (const file of files) {
       assert.deepEqual(r.takeChanges(), [], 'takeChanges forgets what it gave');
 
       const reloaded = new Replica({ logConflicts: v.log_conflicts });
-      reloaded.load(changes);
+      reloaded.load(latest(changes));
       assert.deepEqual(reloaded.dump(), v.expect.state, `order ${o} after load`);
+
+      /* Loaded a bucket at a time, with the first bucket loaded twice: the
+       * copy already held stays. */
+      const parts = new Replica({ logConflicts: v.log_conflicts, partial: true });
+      const stored = latest(changes);
+      for (const bucket of [...stored, ...stored.slice(0, 1)]) parts.load([bucket]);
+      parts.complete();
+      assert.deepEqual(parts.dump(), v.expect.state, `order ${o} loaded by bucket`);
     });
   });
 }
+
+test('a partial replica applies an op only to a bucket it has loaded', () => {
+  const checkin = (s, p) => ({ d: 'dev-a', s, n: 0, h: BigInt(s) << 16n, y: 5, k: 'sess-1', k2: p, b: 0,
+    f: new Map([[1, 'present']]) });
+  const full = new Replica();
+  assert.equal(full.apply(checkin(1, 'p1')), 0);
+  const stored = persist(full.takeChanges());
+  assert.deepEqual(stored.map(([b]) => b), [sessionBucket('sess-1')]);
+
+  const r = new Replica({ partial: true });
+  assert.equal(r.loaded(sessionBucket('sess-1')), false);
+  assert.throws(() => r.apply(checkin(2, 'p2')), /not loaded/);
+  assert.deepEqual(r.takeChanges(), [], 'a refused apply changes nothing');
+  r.load(stored);
+  assert.equal(r.apply(checkin(2, 'p2')), 0);
+  assert.deepEqual(r.checkinsOf('sess-1').map((c) => c.participant), ['p1', 'p2']);
+  /* The stored copy is older than what the replica holds now: skipped. */
+  r.load(stored);
+  assert.equal(r.checkinsOf('sess-1').length, 2);
+  /* An erasure reaches into every session: only on a complete replica. */
+  const erasure = { d: 'dev-a', s: 3, n: 0, h: 3n << 16n, y: 9, k: 'p1', k2: '', b: 0, f: new Map([[1, 1]]) };
+  assert.throws(() => r.apply(erasure), /not loaded/);
+  r.complete();
+  assert.equal(r.apply(erasure), 0);
+  assert.deepEqual(r.checkinsOf('sess-1').map((c) => c.participant), ['p2']);
+});
+
+test('buckets: a session together, other rows spread by their first key', () => {
+  assert.equal(bucketOf('checkin sess-1 p1'), sessionBucket('sess-1'));
+  assert.equal(bucketOf('tally sess-1 dev-a'), sessionBucket('sess-1'));
+  assert.equal(bucketOf('session_log sess-1'), bucketOf('session_log sess-1'));
+  const spread = new Set();
+  for (let i = 0; i < 1000; i++) spread.add(bucketOf(`participant p${i}`));
+  assert.equal(spread.size, 64);
+});
