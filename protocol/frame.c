@@ -19,6 +19,7 @@
  * before anything is allocated, so a hostile count of 4 billion costs
  * nothing. msgpack_unpack is not used because it allocates by declared count. */
 #include "frame.h"
+#include "zone.h"
 
 #include <msgpack.h>
 
@@ -430,6 +431,7 @@ static const frame__key_t frame__keys_welcome[] = {
     K("tok", FRAME__K_ID, false, proto_welcome_t, token, 0, ID),
     K("org", FRAME__K_STR, false, proto_welcome_t, org, 0, TEXT),
     K("rs", FRAME__K_BOOL, false, proto_welcome_t, resync, 0, 0),
+    K("tz", FRAME__K_STR, false, proto_welcome_t, tz, 1, ZONE_NAME_MAX),
 };
 
 static const frame__key_t frame__keys_push[] = {

@@ -62,6 +62,8 @@ typedef struct {
   bool resync;             /* "rs": the device's locations changed: drop the
                               replica, keep the outbox, pull from 0
                               (PROTOCOL.md section 6, Scope changes) */
+  proto_str_t tz;          /* "tz": the organisation's time zone (IANA name,
+                              zone.h): what "today" is for its tablets */
 } proto_welcome_t;
 
 typedef struct {

@@ -289,7 +289,6 @@ static void dash__job_free(dash_job_t *job) {
   free(job);
 }
 
-static void dash__today(char date[11]) { schema_local_date(dash__now_ms(), date); }
 
 static dash_org_t *dash__org(dashboard_t *dash, int64_t id) {
   for (dash_org_t *o = dash->orgs; o; o = o->next)
@@ -356,7 +355,7 @@ static void dash__refresh(dashboard_t *dash, int64_t org, uint32_t parts) {
   if (!job) return;
   job->req.u.view.org_id = org;
   job->req.u.view.parts = parts;
-  dash__today(job->req.u.view.today);
+  job->req.u.view.now_ms = dash__now_ms();
   if (store_submit(dash->store, &job->req, dash__refresh_done) != 0) {
     dash__job_free(job); /* the store is closing */
     return;
@@ -396,7 +395,7 @@ static void dash__first_view(dashboard_t *dash, dash_client_t *c, int64_t org) {
   c->ready = false;
   job->req.u.view.org_id = org;
   job->req.u.view.parts = DASH__ALL_PARTS;
-  dash__today(job->req.u.view.today);
+  job->req.u.view.now_ms = dash__now_ms();
   if (store_submit(dash->store, &job->req, dash__first_view_done) != 0) dash__job_free(job);
 }
 

@@ -27,6 +27,7 @@
 #include "dashboard.h"
 #include "enrol_link.h"
 #include "http.h"
+#include "../protocol/zone.h"
 #include "log.h"
 #include "passwd.h"
 #include "qr.h"
@@ -273,6 +274,13 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (ws_probe_listen(&t.cfg) != 0) return 1;
+  /* Every organisation's "today" comes from the time zone database; loaded
+   * here, before the event loop runs, and kept. */
+  if (zone_cached(ZONE_DEFAULT) == NULL) {
+    log_error("no time zone database: %s is missing from %s (install the tzdata package)",
+              ZONE_DEFAULT, getenv("TZDIR") ? getenv("TZDIR") : "/usr/share/zoneinfo");
+    return 1;
+  }
   turfd__fit_limits(&t.cfg);
   if (t.cfg.demo && store_seed_demo(t.cfg.db, turfd__now_ms(), t.cfg.demo_uses, code) != 0) {
     log_error("could not set up the demo organisation in %s", t.cfg.db);

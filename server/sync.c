@@ -484,7 +484,8 @@ static void sync__hello_done(store_req_t *req) {
   frame.u.welcome = (proto_welcome_t){
       .version = PROTO_VERSION, .now_ms = h->now_ms, .offset_ms = h->offset_ms,
       .head = org->head, .last_seq = h->last_seq, .token = proto_str(h->token),
-      .org = proto_str(h->org_name), .resync = h->resync_gen != 0};
+      .org = proto_str(h->org_name), .resync = h->resync_gen != 0,
+      .tz = proto_str(h->org_tz)};
   /* Said at every hello until a pull from 0 has been served after one:
    * a welcome lost on the way leaves the device to be told again. */
   conn->resync_gen = h->resync_gen;

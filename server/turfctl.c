@@ -42,8 +42,15 @@ typedef struct {
 } turfctl__cmd_t;
 
 static const turfctl__cmd_t turfctl__cmds[] = {
-    {"org", "create", "org create NAME", "Creates an organisation. Prints its id."},
-    {"org", "list", "org list", "Lists organisations: id, name, head (newest op), devices."},
+    {"org", "create", "org create [--tz ZONE] NAME",
+     "Creates an organisation. Prints its id. --tz: its time zone (an IANA name;\n"
+     "default " ZONE_DEFAULT "), which decides what \"today\" is for its tablets\n"
+     "and coordinators."},
+    {"org", "list", "org list",
+     "Lists organisations: id, name, head (newest op), devices, created, time zone."},
+    {"org", "set", "org set --org ORG --tz ZONE",
+     "Sets ORG's time zone (an IANA name such as Europe/Amsterdam). Tablets take it\n"
+     "at their next connection."},
     {"location", "create", "location create --org ORG NAME",
      "Creates a location of ORG (id or name). Prints its id. Tablets receive it by syncing."},
     {"location", "list", "location list --org ORG", "Lists ORG's locations."},
@@ -54,7 +61,7 @@ static const turfctl__cmd_t turfctl__cmds[] = {
     {"session", "create",
      "session create --org ORG --activity ACT --date YYYY-MM-DD|today [--start HH:MM]",
      "Creates one session (occurrence) of ACT (id or name). Prints its id. \"today\" is\n"
-     "this machine's local date."},
+     "the date in ORG's time zone."},
     {"session", "list", "session list --org ORG [--date YYYY-MM-DD|today]",
      "Lists ORG's sessions."},
     {"participant", "list", "participant list --org ORG",
@@ -206,12 +213,23 @@ static int64_t turfctl__now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The --date option: "today" is the local date of now (ms); anything else
- * is passed on as it is (storage validates it). Returns arg or buf. */
-static const char *turfctl__date(const char *arg, int64_t now, char buf[11]) {
+/* The --date option: "today" is the date of now (ms) in org's time zone;
+ * anything else is passed on as it is (storage validates it). Returns arg,
+ * or buf; NULL after saying why there is no today. */
+static const char *turfctl__date(admin_db_t *db, int64_t org, const char *arg, int64_t now,
+                                 char buf[11]) {
+  char tz[ZONE_NAME_MAX + 1];
+  zone_t *zone;
   if (arg == NULL || strcmp(arg, "today") != 0)
     return arg;
-  schema_local_date(now, buf);
+  if (admin_db_org_tz(db, org, tz) != 0)
+    return NULL;
+  if ((zone = zone_load(tz)) == NULL) {
+    fprintf(stderr, "turfctl: time zone \"%s\" is not in this machine's time zone database\n", tz);
+    return NULL;
+  }
+  zone_date(zone, now, buf);
+  zone_free(zone);
   return buf;
 }
 
@@ -487,7 +505,7 @@ static int turfctl__run(const turfctl__ctx_t *ctx, const turfctl__cmd_t *c, int 
   static const char *const valued[] = {"--org",   "--location", "--weekday", "--start",
                                        "--date",  "--activity", "--out",     "--login",
                                        "--name",  "--role",     "--ttl",     "--uses",
-                                       "--server", "--png",     NULL};
+                                       "--server", "--png",     "--tz",      NULL};
   static const char *const flags[] = {"--no-qr", "--no-vacuum", NULL};
   char id[ADMIN_DB_ID_SIZE], hash[PASSWD_HASH_SIZE], reply[128], today[11];
   const char *g = c->group, *n = c->name ? c->name : "";
@@ -509,8 +527,27 @@ static int turfctl__run(const turfctl__ctx_t *ctx, const turfctl__cmd_t *c, int 
     return 1;
 
   if (!strcmp(g, "org") && !strcmp(n, "create")) {
-    if (turfctl__want(&a, 1, c) == 0 && admin_db_org_create(db, a.pos[0], now, &org) == 0) {
+    const char *tz = turfctl__opt(&a, "--tz");
+    zone_t *zone = tz ? zone_load(tz) : NULL;
+    if (turfctl__want(&a, 1, c) != 0) {
+      /* said why */
+    } else if (tz && !zone) {
+      fprintf(stderr, "turfctl: \"%s\" is not a time zone of this machine's time zone database "
+                      "(names such as Europe/Amsterdam; see /usr/share/zoneinfo)\n", tz);
+      turfctl__misused = true;
+    } else if (admin_db_org_create(db, a.pos[0], now, &org) == 0 &&
+               (!tz || admin_db_org_set_tz(db, org, tz) == 0)) {
       printf("%" PRId64 "\n", org);
+      rc = 0;
+    }
+    zone_free(zone);
+  } else if (!strcmp(g, "org") && !strcmp(n, "set")) {
+    if (turfctl__want(&a, 0, c) != 0 || turfctl__org(db, &a, false, &org) != 0) {
+      /* said why */
+    } else if (!turfctl__opt(&a, "--tz")) {
+      turfctl__missing("--tz ZONE");
+    } else if (admin_db_org_set_tz(db, org, turfctl__opt(&a, "--tz")) == 0) {
+      turfctl__changed(ctx, org);
       rc = 0;
     }
   } else if (!strcmp(g, "org") && !strcmp(n, "list")) {
@@ -531,8 +568,11 @@ static int turfctl__run(const turfctl__ctx_t *ctx, const turfctl__cmd_t *c, int 
       else if (!strcmp(g, "activity"))
         rc = admin_db_activity_list(db, org, stdout);
       else if (!strcmp(g, "session"))
-        rc = admin_db_session_list(db, org, turfctl__date(turfctl__opt(&a, "--date"), now, today),
-                                   stdout);
+      {
+        const char *date = turfctl__opt(&a, "--date");
+        const char *day = turfctl__date(db, org, date, now, today);
+        rc = date && !day ? 1 : admin_db_session_list(db, org, day, stdout);
+      }
       else
         rc = admin_db_participant_list(db, org, stdout);
       rc = rc == 0 ? 0 : 1;
@@ -555,7 +595,7 @@ static int turfctl__run(const turfctl__ctx_t *ctx, const turfctl__cmd_t *c, int 
       rc = 0;
     }
   } else if (!strcmp(g, "session") && !strcmp(n, "create")) {
-    const char *start = turfctl__opt(&a, "--start");
+    const char *start = turfctl__opt(&a, "--start"), *day = NULL;
     if (turfctl__want(&a, 0, c) != 0 || turfctl__org(db, &a, false, &org) != 0) {
       /* said why */
     } else if (!turfctl__opt(&a, "--activity") || !turfctl__opt(&a, "--date")) {
@@ -563,9 +603,10 @@ static int turfctl__run(const turfctl__ctx_t *ctx, const turfctl__cmd_t *c, int 
     } else if (start && !turfctl__is_time(start)) {
       fprintf(stderr, "turfctl: --start is HH:MM\n");
       turfctl__misused = true;
-    } else if (admin_db_session_create(db, org, turfctl__opt(&a, "--activity"),
-                                       turfctl__date(turfctl__opt(&a, "--date"), now, today),
-                                       start, now, id) == 0) {
+    } else if ((day = turfctl__date(db, org, turfctl__opt(&a, "--date"), now, today)) == NULL) {
+      /* said why */
+    } else if (admin_db_session_create(db, org, turfctl__opt(&a, "--activity"), day, start, now,
+                                       id) == 0) {
       printf("%s\n", id);
       turfctl__changed(ctx, org);
       rc = 0;

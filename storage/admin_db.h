@@ -23,6 +23,7 @@
 #include <stdio.h>
 
 #include "../protocol/proto.h"
+#include "../protocol/zone.h"
 
 typedef struct admin_db_s admin_db_t;
 
@@ -39,6 +40,10 @@ int admin_db_org_create(admin_db_t *db, const char *name, int64_t now_ms, int64_
 /* Resolves an organisation given by id or exact name. */
 int admin_db_org_find(admin_db_t *db, const char *arg, int64_t *org_out);
 int admin_db_org_list(admin_db_t *db, FILE *out);
+/* The organisation's time zone (zone.h); setting it checks that this
+ * machine's time zone database has it. */
+int admin_db_org_tz(admin_db_t *db, int64_t org, char tz[ZONE_NAME_MAX + 1]);
+int admin_db_org_set_tz(admin_db_t *db, int64_t org, const char *tz);
 
 /* Resolves a record of type (schema.h) in org by its id or, failing that,
  * its unique name (participants: display name). */

@@ -457,10 +457,39 @@ int admin_db_org_list(admin_db_t *a, FILE *out) {
   if (adb__prepare(a,
                    "SELECT o.id, o.name, o.head, (SELECT count(*) FROM devices d "
                    "WHERE d.org = o.id AND d.token_hash IS NOT NULL), " ADB__ISO("o.created_ms")
-                   " FROM orgs o ORDER BY o.id",
+                   ", o.tz FROM orgs o ORDER BY o.id",
                    &st) != 0)
     return PROTO_ESTORAGE;
-  return adb__print(a, st, "id\tname\thead\tdevices\tcreated", out);
+  return adb__print(a, st, "id\tname\thead\tdevices\tcreated\ttz", out);
+}
+
+int admin_db_org_tz(admin_db_t *a, int64_t org, char tz[ZONE_NAME_MAX + 1]) {
+  bool found;
+  int rc = adb__query(a, "SELECT tz FROM orgs WHERE id = ?1", org, NULL, &found, tz,
+                      ZONE_NAME_MAX + 1, NULL);
+  if (rc == 0 && !found)
+    return adb__bad("no organisation %" PRId64, org);
+  return rc;
+}
+
+int admin_db_org_set_tz(admin_db_t *a, int64_t org, const char *tz) {
+  zone_t *zone = zone_load(tz);
+  sqlite3_stmt *st;
+  int rc;
+
+  if (zone == NULL)
+    return adb__bad("\"%s\" is not a time zone of this machine's time zone database "
+                    "(names such as Europe/Amsterdam; see /usr/share/zoneinfo)", tz ? tz : "");
+  zone_free(zone);
+  if (adb__begin(a) != 0)
+    return PROTO_ESTORAGE;
+  rc = adb__prepare(a, "UPDATE orgs SET tz = ?2 WHERE id = ?1", &st);
+  if (rc == 0) {
+    sqlite3_bind_int64(st, 1, org);
+    sqlite3_bind_text(st, 2, tz, -1, SQLITE_TRANSIENT);
+    rc = adb__run(a, st);
+  }
+  return adb__end(a, rc);
 }
 
 int admin_db_find(admin_db_t *a, int64_t org, uint8_t type, const char *arg,

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "../protocol/frame.h"
+#include "../protocol/zone.h"
 
 typedef struct store_s store_t;
 typedef struct store_req_s store_req_t;
@@ -43,6 +44,7 @@ typedef struct {
   /* out */
   int64_t org_id;
   char org_name[PROTO_MAX_ID_BYTES + 1];
+  char org_tz[ZONE_NAME_MAX + 1];   /* the organisation's time zone */
   uint64_t last_seq;          /* highest device_seq stored for the device */
   uint64_t head;              /* the organisation's newest server_seq */
   uint64_t resync_gen;        /* 0, or the device's locations changed since it
@@ -154,9 +156,11 @@ typedef struct {
   /* in */
   int64_t org_id;             /* 0: the first organisation */
   uint32_t parts;             /* bit (1 << store_view_part_t) per part wanted */
-  char today[11];             /* "YYYY-MM-DD": the server's local date */
+  int64_t now_ms;             /* the server's clock: "today" is its date in
+                                 the organisation's time zone */
   /* out (owned by the request) */
   int64_t org;                /* the organisation shown (0: there is none) */
+  char today[11];             /* "YYYY-MM-DD" of now_ms there */
   char *json[STORE_VIEW_NPARTS]; /* NUL-terminated; NULL for parts not asked */
 } store_view_t;
 
@@ -256,7 +260,7 @@ struct sqlite3;
 int store_open_sync(const char *path, struct sqlite3 **out);
 
 /* Creates the demo organisation if the database has no organisation yet: a
- * location, two activities, today's sessions (by the server's local date) and
+ * location, two activities, today's sessions (by its time zone's date) and
  * a handful of participants, written as ops from the device "server" so
  * tablets receive them by pulling. Also issues an enrolment code valid for
  * 24 hours and `uses` enrolments, copied to code_out (NUL-terminated).

@@ -30,14 +30,14 @@
 
 /* ---- view ------------------------------------------------------------------ */
 
-/* ?1 is the organisation, ?2 today's date; each returns one row, one column.
+/* ?1 is the organisation, ?2 today's date there; each returns one row, one column.
  * Every part is of that organisation only, the list of organisations too: a
  * coordinator's page must not learn even the names of the others. A
  * check-in whose status is nil (withdrawn, PROTOCOL.md 4.3) is no check-in:
  * it is neither listed nor counted, and its arrival is no arrival. */
 static const char store__view_orgs[] =
-    "SELECT json(COALESCE((SELECT json_group_array(json_object('id', id, 'name', name)) "
-    "FROM (SELECT id, name FROM orgs WHERE id = ?1)), '[]'))";
+    "SELECT json(COALESCE((SELECT json_group_array(json_object('id', id, 'name', name, 'tz', tz)) "
+    "FROM (SELECT id, name, tz FROM orgs WHERE id = ?1)), '[]'))";
 
 static const char store__view_today[] =
     "SELECT json_object('date', ?2, 'sessions', json(COALESCE((SELECT json_group_array(json(x)) "
@@ -219,20 +219,26 @@ int store__view(sqlite3 *db, store_req_t *req) {
 
   memset(v->json, 0, sizeof(v->json));
   v->org = 0;
+  v->today[0] = '\0';
   /* One snapshot for every part. */
   if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
     return PROTO_ESTORAGE;
   if (sqlite3_prepare_v2(db,
-                         "SELECT id FROM orgs WHERE ?1 = 0 OR id = ?1 ORDER BY id LIMIT 1", -1,
+                         "SELECT id, tz FROM orgs WHERE ?1 = 0 OR id = ?1 ORDER BY id LIMIT 1", -1,
                          &st, NULL) != SQLITE_OK) {
     result = PROTO_ESTORAGE;
     goto end;
   }
   sqlite3_bind_int64(st, 1, v->org_id);
   rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW)
+  if (rc == SQLITE_ROW) {
     v->org = sqlite3_column_int64(st, 0);
-  else if (rc != SQLITE_DONE)
+    /* A zone missing from this machine's database: the default one. */
+    const zone_t *zone = zone_cached((const char *)sqlite3_column_text(st, 1));
+    if (!zone) zone = zone_cached(ZONE_DEFAULT);
+    if (zone) zone_date(zone, v->now_ms, v->today);
+    else result = PROTO_ESTORAGE;
+  } else if (rc != SQLITE_DONE)
     result = PROTO_ESTORAGE;
   sqlite3_finalize(st);
 

@@ -31,7 +31,7 @@
 #include "scope.h"
 #include "store_dashboard.h"
 
-#define STORE__SCHEMA_VERSION 7
+#define STORE__SCHEMA_VERSION 8
 #define STORE__DEFAULT_BATCH 256
 #define STORE__READ_BATCH 32     /* pulls taken from the queue at once */
 #define STORE__BUSY_TIMEOUT_MS 5000
@@ -226,6 +226,11 @@ static const char store__schema_v7[] =
     "ALTER TABLE devices ADD COLUMN storage INTEGER NOT NULL DEFAULT 0; -- PROTO_STORAGE_*\n"
     "ALTER TABLE devices ADD COLUMN storage_used INTEGER NOT NULL DEFAULT 0; -- percent\n";
 
+/* Version 8: each organisation's time zone (an IANA name, zone.h): its
+ * "today", report periods and the times shown, whatever the server's own. */
+static const char store__schema_v8[] =
+    "ALTER TABLE orgs ADD COLUMN tz TEXT NOT NULL DEFAULT '" ZONE_DEFAULT "';\n";
+
 /* Runs every migration after the database's user_version, each in its own
  * transaction with the version bump, so a crash leaves a whole version. */
 static int store__migrate(sqlite3 *db) {
@@ -261,7 +266,8 @@ static int store__migrate(sqlite3 *db) {
   {
     const char *steps[STORE__SCHEMA_VERSION + 1] = {
         [2] = store__schema_v2, [3] = store__schema_v3, [4] = replica_clocks_migration_sql(),
-        [5] = store__schema_v5, [6] = store__schema_v6, [7] = store__schema_v7};
+        [5] = store__schema_v5, [6] = store__schema_v6, [7] = store__schema_v7,
+        [8] = store__schema_v8};
     for (int v = 2; v <= STORE__SCHEMA_VERSION; v++) {
       if (version >= v || (v == 4 && version < 1))
         continue;
@@ -478,7 +484,7 @@ void store_req_dispose(store_req_t *req) {
   XX(code_use, "UPDATE enroll_codes SET uses_left = uses_left - 1 WHERE code = ?1")     \
   XX(code_insert, "INSERT OR IGNORE INTO enroll_codes (code, org, expires_ms, uses_left) " \
                   "VALUES (?1, ?2, ?3, ?4)")                                            \
-  XX(org_get, "SELECT name, head FROM orgs WHERE id = ?1")                              \
+  XX(org_get, "SELECT name, head, tz FROM orgs WHERE id = ?1")                              \
   XX(org_set_head, "UPDATE orgs SET head = ?2 WHERE id = ?1")                           \
   XX(rejected_get, "SELECT code FROM rejected_ops WHERE device = ?1 AND seq = ?2")      \
   XX(rejected_put, "INSERT INTO rejected_ops (device, seq, org, code, message, rtype, k, " \
@@ -684,8 +690,9 @@ static int store__device_load(store__writer_t *w, proto_str_t id, store__device_
 }
 
 /* Reads an organisation's name (into name, may be NULL) and head. */
+/* name and tz (at least ZONE_NAME_MAX + 1 bytes) may be NULL. */
 static int store__org_load(store__writer_t *w, int64_t org, char *name, size_t name_size,
-                           uint64_t *head, bool *found) {
+                           char *tz, uint64_t *head, bool *found) {
   sqlite3_stmt *st = w->org_get;
   int rc;
 
@@ -698,6 +705,10 @@ static int store__org_load(store__writer_t *w, int64_t org, char *name, size_t n
     if (name != NULL) {
       const unsigned char *n = sqlite3_column_text(st, 0);
       snprintf(name, name_size, "%s", n ? (const char *)n : "");
+    }
+    if (tz != NULL) {
+      const unsigned char *z = sqlite3_column_text(st, 2);
+      snprintf(tz, ZONE_NAME_MAX + 1, "%s", z ? (const char *)z : ZONE_DEFAULT);
     }
   }
   return store__done(st, rc);
@@ -1030,7 +1041,7 @@ static int store__hello(store__writer_t *w, store_req_t *req) {
     return PROTO_EBAD_CREDENTIALS;
   }
 
-  rc = store__org_load(w, org, h->org_name, sizeof(h->org_name), &h->head, &found);
+  rc = store__org_load(w, org, h->org_name, sizeof(h->org_name), h->org_tz, &h->head, &found);
   if (rc != 0)
     return rc;
   if (!found)
@@ -1122,7 +1133,7 @@ static int store__push(store__writer_t *w, store_req_t *req) {
     return PROTO_EREVOKED;
   if (!d.found || d.org != p->org_id)
     return PROTO_EBAD_CREDENTIALS;
-  rc = store__org_load(w, p->org_id, NULL, 0, &head, &found);
+  rc = store__org_load(w, p->org_id, NULL, 0, NULL, &head, &found);
   if (rc != 0)
     return rc;
   if (!found)
@@ -1573,6 +1584,7 @@ static void store__fail(store_req_t *req) {
   case STORE_HELLO:
     req->u.hello.token[0] = '\0';
     req->u.hello.org_name[0] = '\0';
+    req->u.hello.org_tz[0] = '\0';
     req->u.hello.org_id = 0;
     req->u.hello.resync_gen = 0;
     req->u.hello.scope = NULL;
@@ -1800,6 +1812,7 @@ int store_submit(store_t *s, store_req_t *req, store_cb cb) {
   case STORE_HELLO:
     req->u.hello.org_id = 0;
     req->u.hello.org_name[0] = '\0';
+    req->u.hello.org_tz[0] = '\0';
     req->u.hello.last_seq = 0;
     req->u.hello.head = 0;
     req->u.hello.resync_gen = 0;
@@ -2143,17 +2156,13 @@ static int store__seed(store__writer_t *w, int64_t now_ms, uint32_t uses,
   sqlite3_stmt *st = NULL;
   int64_t value = 0;
   bool found, created = false;
-  time_t secs = (time_t)(now_ms / 1000);
-  struct tm tm;
-  char date[32];
+  char date[11], tz[ZONE_NAME_MAX + 1];
+  const zone_t *zone;
   int rc;
 
   memset(&sd, 0, sizeof(sd));
   sd.w = w;
   sd.now_ms = now_ms;
-  if (localtime_r(&secs, &tm) == NULL)
-    return PROTO_ESTORAGE;
-  snprintf(date, sizeof(date), "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 
   rc = store__query_int(w->db, "SELECT id FROM orgs WHERE name = '" STORE__DEMO_ORG "'", 0,
                         &sd.org, &found);
@@ -2201,9 +2210,15 @@ static int store__seed(store__writer_t *w, int64_t now_ms, uint32_t uses,
       return rc;
   }
   sd.last_seq = dev.last_seq;
-  rc = store__org_load(w, sd.org, NULL, 0, &sd.head, &found);
+  rc = store__org_load(w, sd.org, NULL, 0, tz, &sd.head, &found);
   if (rc != 0)
     return rc;
+  /* Today is the organisation's. */
+  if ((zone = zone_cached(tz)) == NULL) {
+    fprintf(stderr, "store: time zone \"%s\" is not in this machine's time zone database\n", tz);
+    return PROTO_ESTORAGE;
+  }
+  zone_date(zone, now_ms, date);
   rc = store__query_int(w->db, "SELECT COALESCE(MAX(hlc), 0) FROM ops WHERE org = ?1", sd.org,
                         &value, &found);
   if (rc != 0)
@@ -2211,7 +2226,7 @@ static int store__seed(store__writer_t *w, int64_t now_ms, uint32_t uses,
   hlc_init(&sd.clock, (uint64_t)value);
 
   if (created) {
-    rc = store__seed_records(&sd, tm.tm_wday == 0 ? 7 : tm.tm_wday); /* ISO: Monday = 1 */
+    rc = store__seed_records(&sd, zone_weekday(zone, now_ms));
     if (rc != 0)
       return rc;
   }

@@ -134,6 +134,9 @@ export class TurfClient extends EventTarget {
   get deviceId() { return this._meta.device; }
   get enrolled() { return !!this._meta.token; }
   get orgName() { return this._meta.org || ''; }
+  /* The organisation's time zone (an IANA name): what "today" is. Until
+   * the first welcome, the default one (as the server's). */
+  get timeZone() { return this._meta.tz || 'Europe/Amsterdam'; }
   get deviceName() { return this._meta.name || ''; }
 
   /* The device's wall clock corrected by what the server said (ms). */
@@ -381,6 +384,7 @@ export class TurfClient extends EventTarget {
       org: w.org,
       head: w.head,
     };
+    if (w.tz) meta.tz = w.tz;
     if (w.tok) {
       meta.token = w.tok;
       meta.code = undefined;

@@ -196,7 +196,7 @@ export function decodeFrame(bytes) {
       return {
         t, v: uint(m.v, 'v'), now: int(m.now, 'now'), off: int(m.off, 'off'),
         head: uint(m.head, 'head'), last: uint(m.last, 'last'),
-        tok: opt(m, 'tok', str, ''), org: opt(m, 'org', str, ''),
+        tok: opt(m, 'tok', str, ''), org: opt(m, 'org', str, ''), tz: opt(m, 'tz', str, ''),
         rs: opt(m, 'rs', (v) => {
           if (typeof v !== 'boolean') throw new ProtocolError('rs is not a bool');
           return v;

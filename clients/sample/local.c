@@ -666,6 +666,11 @@ int local_apply_welcome(local_t *l, const proto_welcome_t *w) {
     if (local_meta_set_text(l, "org", text) != 0)
       goto fail;
   }
+  if (w->tz.len > 0) { /* what "today" is for this organisation */
+    local__cstr(text, sizeof(text), w->tz);
+    if (local_meta_set_text(l, "tz", text) != 0)
+      goto fail;
+  }
   /* Ops up to last_seq are decided, but not all accepted: one may have
    * been refused in an ack that never arrived. They stay in the outbox and
    * are pushed again; the server answers each as it did (acked again, or

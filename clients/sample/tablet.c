@@ -13,6 +13,7 @@
 
 #include "hlc.h"
 #include "schema.h"
+#include "zone.h"
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -66,15 +67,32 @@ static const char *tablet__col(sqlite3_stmt *st, int col) {
   return p ? (const char *)p : "";
 }
 
-/* Local HH:MM of a wall-clock time (ms). */
-static void tablet__hhmm(int64_t ms, char buf[6]) {
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-  if (localtime_r(&t, &tm) == NULL || strftime(buf, 6, "%H:%M", &tm) == 0)
+/* The organisation's time zone, as its welcome said (the default one
+ * before any); NULL only without a time zone database. */
+static const zone_t *tablet__zone(local_t *local) {
+  char tz[ZONE_NAME_MAX + 1];
+  const zone_t *zone = NULL;
+  if (local_meta_text(local, "tz", tz, sizeof(tz)) == 0 && tz[0])
+    zone = zone_cached(tz);
+  return zone ? zone : zone_cached(ZONE_DEFAULT);
+}
+
+/* HH:MM of a wall-clock time (ms) in the organisation's time zone. */
+static void tablet__hhmm(local_t *local, int64_t ms, char buf[6]) {
+  const zone_t *zone = tablet__zone(local);
+  if (zone)
+    zone_hhmm(zone, ms, buf);
+  else
     snprintf(buf, 6, "--:--");
 }
 
-void tablet_today(local_t *local, char date[11]) { schema_local_date(local_now(local), date); }
+void tablet_today(local_t *local, char date[11]) {
+  const zone_t *zone = tablet__zone(local);
+  if (zone)
+    zone_date(zone, local_now(local), date);
+  else
+    schema_local_date(local_now(local), date);
+}
 
 static int tablet__record(local_t *local, uint8_t type, const char *key, const char *key2,
                           proto_field_t *fields, uint32_t nfields, local_prepare_cb prepare,
@@ -420,11 +438,11 @@ int tablet_print_people(local_t *local, FILE *out) {
   return tablet__finish(local, st, rc);
 }
 
-static void tablet__time_or_dash(sqlite3_stmt *st, int col, char buf[6]) {
+static void tablet__time_or_dash(local_t *local, sqlite3_stmt *st, int col, char buf[6]) {
   if (sqlite3_column_type(st, col) == SQLITE_NULL)
     snprintf(buf, 6, "-");
   else
-    tablet__hhmm(sqlite3_column_int64(st, col), buf);
+    tablet__hhmm(local, sqlite3_column_int64(st, col), buf);
 }
 
 /* A check-in without a status (withdrawn, or only a departure recorded) is
@@ -445,8 +463,8 @@ static int tablet__print_checkins(local_t *local, const char *session, FILE *out
     return PROTO_ESTORAGE;
   sqlite3_bind_text(st, 1, session, -1, SQLITE_STATIC);
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    tablet__time_or_dash(st, 2, arrived);
-    tablet__time_or_dash(st, 3, departed);
+    tablet__time_or_dash(local, st, 2, arrived);
+    tablet__time_or_dash(local, st, 3, departed);
     fprintf(out, "  %s\t%s\t%s\t%s\n", tablet__col(st, 0), tablet__col(st, 1), arrived,
             departed);
   }
@@ -494,7 +512,7 @@ int tablet_print_messages(local_t *local, const char *activity, FILE *out) {
   sqlite3_bind_text(st, 1, activity, -1, SQLITE_STATIC);
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *author = tablet__col(st, 1);
-    tablet__time_or_dash(st, 0, when);
+    tablet__time_or_dash(local, st, 0, when);
     /* Only this tablet's own name is known here; others show their id. */
     fprintf(out, "%s %s %s\n", when, strcmp(author, me) == 0 ? name : author,
             sqlite3_column_int64(st, 3) ? "(deleted)" : tablet__col(st, 2));

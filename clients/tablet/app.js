@@ -54,20 +54,40 @@ function h(tag, props = {}, ...children) {
 
 const $ = (sel) => document.querySelector(sel);
 
+/* Dates and times are the organisation's (its time zone, from the
+ * server), whatever zone the tablet is set to. */
+const formats = new Map();
+function inZone(ms, options) {
+  const key = client.timeZone + JSON.stringify(options);
+  if (!formats.has(key)) {
+    let f;
+    try {
+      f = new Intl.DateTimeFormat('en-CA', { timeZone: client.timeZone, hourCycle: 'h23', ...options });
+    } catch { /* a zone this browser does not know: its own */
+      f = new Intl.DateTimeFormat('en-CA', { hourCycle: 'h23', ...options });
+    }
+    formats.set(key, f);
+  }
+  return Object.fromEntries(formats.get(key).formatToParts(ms).map((p) => [p.type, p.value]));
+}
+
+/* "HH:MM" of a time (ms). */
 function clock(ms) {
-  const d = new Date(ms);
-  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+  const p = inZone(ms, { hour: '2-digit', minute: '2-digit' });
+  return `${p.hour}:${p.minute}`;
 }
 
-/* The tablet's local date (its corrected clock), "YYYY-MM-DD". */
+/* The date of a time (ms; the tablet's corrected clock for today),
+ * "YYYY-MM-DD". */
 function localDate(ms) {
-  const d = new Date(ms);
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  const p = inZone(ms, { year: 'numeric', month: '2-digit', day: '2-digit' });
+  return `${p.year}-${p.month}-${p.day}`;
 }
 
+/* The date `days` before a date: calendar arithmetic, no zone. */
 function daysBefore(date, days) {
   const [y, m, d] = date.split('-').map(Number);
-  return localDate(new Date(y, m - 1, d - days, 12).getTime());
+  return new Date(Date.UTC(y, m - 1, d - days)).toISOString().slice(0, 10);
 }
 
 /* A session id two tablets starting the same activity on the same day
@@ -358,8 +378,8 @@ function viewToday() {
   const known = client.replica.list('activity').length;
   const locations = byId('location');
   return h('section', { id: 'today' },
-    h('h1', {}, `${t('today')} · ${new Date(client.now()).toLocaleDateString(lang === 'en' ? 'en-GB' : 'nl-NL',
-      { weekday: 'long', day: 'numeric', month: 'long' })}`),
+    h('h1', {}, `${t('today')} · ${new Date(`${today}T12:00:00Z`).toLocaleDateString(lang === 'en' ? 'en-GB' : 'nl-NL',
+      { weekday: 'long', day: 'numeric', month: 'long', timeZone: 'UTC' })}`),
     client.orgName ? h('p.org', {}, client.orgName) : null,
     sessions.length ? h('ul.sessions', {}, sessions.map((s) => h('li', {},
       h('button.session', { onclick: () => openSession(s.id), dataset: { session: s.id } },

@@ -134,15 +134,30 @@
     return el;
   }
   const locale = () => (lang === 'nl' ? 'nl-NL' : 'en-GB');
+  /* Times are shown in the organisation's time zone, wherever the
+   * coordinator's computer is. */
+  function zone() {
+    const org = state.orgs.find((o) => o.id === state.org);
+    return (org && org.tz) || undefined;
+  }
+  function inZone(ms, options) {
+    try {
+      return new Date(ms).toLocaleString(locale(), { ...options, timeZone: zone() });
+    } catch { /* a zone this browser does not know: its own */
+      return new Date(ms).toLocaleString(locale(), options);
+    }
+  }
   function hhmm(ms) {
     if (ms === null || ms === undefined) return '—';
-    return new Date(ms).toLocaleTimeString(locale(), { hour: '2-digit', minute: '2-digit' });
+    return inZone(ms, { hour: '2-digit', minute: '2-digit' });
   }
+  /* The clock in the header: the organisation's time. */
+  function tick() { document.getElementById('clock').textContent = hhmm(Date.now()); }
   function dayTime(ms) {
     if (!ms) return t('never');
-    const d = new Date(ms), now = new Date();
-    if (d.toDateString() === now.toDateString()) return hhmm(ms);
-    return d.toLocaleString(locale(), { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+    const day = { year: 'numeric', month: 'numeric', day: 'numeric' };
+    if (inZone(ms, day) === inZone(Date.now(), day)) return hhmm(ms);
+    return inZone(ms, { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
   }
   function ago(ms) {
     if (!ms) return t('never');
@@ -215,7 +230,7 @@
   function renderToday() {
     const today = state.today;
     document.getElementById('today-date').textContent = today
-      ? new Date(today.date + 'T12:00:00').toLocaleDateString(locale(), { weekday: 'long', day: 'numeric', month: 'long' })
+      ? new Date(today.date + 'T12:00:00Z').toLocaleDateString(locale(), { weekday: 'long', day: 'numeric', month: 'long', timeZone: 'UTC' })
       : '';
     if (!today) return;
     if (!today.sessions.length) { replaceBody('today-body', h('p', { class: 'empty', text: t('no_sessions') })); return; }
@@ -450,7 +465,7 @@
     if (msg.org !== undefined) state.org = msg.org;
     switch (msg.t) {
       case 'hello': break;
-      case 'orgs': state.orgs = msg.data; renderOrgs(); break;
+      case 'orgs': state.orgs = msg.data; renderOrgs(); tick(); break;
       case 'today': state.today = msg.data; renderToday(); break;
       case 'devices': state.devices = msg.data; state.online = new Set(msg.online || []); renderDevices(); break;
       case 'conflicts': state.conflicts = msg.data; renderConflicts(); break;
@@ -513,8 +528,6 @@
         if (target) setTimeout(() => target.focus(), 0);
       });
     }
-    const clock = document.getElementById('clock');
-    const tick = () => { clock.textContent = hhmm(Date.now()); };
     tick();
     setInterval(() => { tick(); renderDevices(); }, 30000);
     document.getElementById('logout').addEventListener('click', logout);

@@ -12,11 +12,13 @@ export const LANDSCAPE = { width: 1280, height: 800 };
 export const SMALL = { width: 1024, height: 600 };     /* a 7" tablet on its side */
 
 export class BrowserTablet {
-  constructor(world, name, viewport = PORTRAIT, args = []) {
+  /* options: more of playwright's context options (timezoneId, ...). */
+  constructor(world, name, viewport = PORTRAIT, args = [], options = {}) {
     this.world = world;
     this.name = name;
     this.viewport = viewport;
     this.args = args;
+    this.options = options;
     this.context = null;
     this.page = null;
     this.errors = [];
@@ -31,6 +33,7 @@ export class BrowserTablet {
       headless: true,
       viewport: this.viewport,
       hasTouch: true,
+      ...this.options,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
         '--disable-background-networking', '--disable-component-update', '--disable-sync', ...this.args],
     });

@@ -13,7 +13,7 @@ while read -r cmd; do
   out=$("$TURFCTL" $cmd --help) || fail "turfctl $cmd --help failed"
   grep -q "^Usage: turfctl .*${cmd}" <<<"$out" || fail "turfctl $cmd --help said: $out"
 done < <("$TURFCTL" --help | awk '/^  [a-z]/ {
-  if ($2 ~ /^(create|list|export|erase|passwd|disable|enable|revoke|scope)$/) print $1, $2; else print $1 }')
+  if ($2 ~ /^(create|list|export|erase|passwd|disable|enable|revoke|scope|set)$/) print $1, $2; else print $1 }')
 [ "$("$TURFCTL" --help | grep -c '^  [a-z]')" -ge 20 ] || fail "fewer commands than expected"
 for cmd in "org create" "location list" "participant erase" "coordinator passwd" "enroll" \
   "device revoke" "backup"; do
@@ -47,6 +47,31 @@ turfctl session list --org "$org" --date "$today" | grep -q "^$ses	$today	13:30	
 [ "$ses" = "$act-$today" ] || fail "first session of the day is $ses, not $act-$today"
 ses2=$(turfctl session create --org "$org" --activity Zingen --date "$today" --start 19:30)
 [ -n "$ses2" ] && [ "$ses2" != "$ses" ] || fail "a second session that day: '$ses2'"
+
+# Each organisation has its own time zone, and "today" is the date there:
+# Kiritimati (UTC+14) is always one or two dates ahead of Pago Pago (UTC-11),
+# whatever this machine's clock and zone.
+turfctl org list | grep -q "^$org	Stichting Buurtkracht	.*	Europe/Amsterdam$" || fail "default time zone"
+kiri=$(turfctl org create --tz Pacific/Kiritimati "Club Kiritimati")
+pago=$(turfctl org create "Club Pago Pago")
+turfctl org set --org "$pago" --tz Pacific/Pago_Pago
+turfctl org list | grep -q "^$kiri	Club Kiritimati	.*	Pacific/Kiritimati$" || fail "org list: time zone"
+for o in "$kiri" "$pago"; do
+  turfctl location create --org "$o" Zaal >/dev/null
+  turfctl activity create --org "$o" --location Zaal Dans >/dev/null
+  turfctl session create --org "$o" --activity Dans --date today >/dev/null
+done
+date_kiri=$(turfctl session list --org "$kiri" --date today | cut -f2)
+date_pago=$(turfctl session list --org "$pago" --date today | cut -f2)
+[[ "$date_kiri" > "$date_pago" ]] || fail "today in Kiritimati ($date_kiri) is not after Pago Pago's ($date_pago)"
+for bad in Mars/Olympus ../etc/passwd ""; do
+  set +e
+  "$TURFCTL" --db "$TURF_DB" org set --org "$kiri" --tz "$bad" 2>"$TURF_TMP/err"
+  status=$?
+  set -e
+  [ "$status" = 1 ] && grep -q "not a time zone" "$TURF_TMP/err" || fail "org set --tz '$bad': exit $status, $(cat "$TURF_TMP/err")"
+done
+turfctl org list | grep -q "^$kiri	.*	Pacific/Kiritimati$" || fail "a refused time zone changed the organisation"
 set +e
 turfctl activity create --org "$org" --location "Nergens" "X" >/dev/null 2>"$TURF_TMP/err"
 status=$?

@@ -20,7 +20,7 @@ async def test(server):
     zaal = Tablet(server, "Zaal 1")
     entree = Tablet(server, "Entree")
     feed = await Feed.open(server)
-    assert feed.data("orgs") == [{"id": 1, "name": "Buurtwerk Demo"}], feed.data("orgs")
+    assert feed.data("orgs") == [{"id": 1, "name": "Buurtwerk Demo", "tz": "Europe/Amsterdam"}], feed.data("orgs")
     dance = feed.session("Time to Dance")
     # "today" is turfd's date: the one its demo gave today's sessions.
     assert [(feed.data("today")["date"],)] == server.sql(

@@ -73,7 +73,7 @@ async def test(server):
     bert_cookie, status = server.log_in("bert", "wachtwoord van bert")
     assert bert_cookie, status
     bert = await Feed.open(server, cookie=bert_cookie)
-    assert bert.data("orgs") == [{"id": org_b, "name": "Buurtwerk Noord"}], bert.data("orgs")
+    assert bert.data("orgs") == [{"id": org_b, "name": "Buurtwerk Noord", "tz": "Europe/Amsterdam"}], bert.data("orgs")
     assert [s["activity_name"] for s in bert.data("today")["sessions"]] == ["Koor Noord"]
     assert [c["name"] for c in bert.data("today")["sessions"][0]["checkins"]] == ["Bea Bakker"]
     assert [d["name"] for d in bert.data("devices")] == ["Noord 1"]

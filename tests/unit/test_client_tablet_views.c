@@ -14,6 +14,7 @@
 #include "local.h"
 #include "schema.h"
 #include "tablet.h"
+#include "zone.h"
 
 #define MAX_OPS 16
 
@@ -121,7 +122,18 @@ int main(void) {
 
   a = open_tablet(path_a);
   b = open_tablet(path_b);
+  /* Today and the times shown are the organisation's (its welcome's tz),
+   * whatever zone this process runs in: Kathmandu is 5:45 east of UTC. */
+  CHECK_EQ_INT(local_meta_set_text(a, "tz", "Asia/Kathmandu"), 0);
+  CHECK_EQ_INT(local_meta_set_text(b, "tz", "Asia/Kathmandu"), 0);
+  const zone_t *kathmandu = zone_cached("Asia/Kathmandu");
+  CHECK(kathmandu != NULL);
   tablet_today(a, today);
+  {
+    char want[11];
+    zone_date(kathmandu, local_now(a), want);
+    CHECK_EQ_STR(today, want);
+  }
   snprintf(dance, sizeof(dance), "dance-%s", today);
   snprintf(koffie, sizeof(koffie), "koffie-%s", today);
 
@@ -219,12 +231,7 @@ int main(void) {
   CHECK_EQ_STR(text, expect);
   free(text);
 
-  {
-    time_t t = (time_t)(local_now(a) / 1000);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(hhmm, sizeof(hhmm), "%H:%M", &tm);
-  }
+  zone_hhmm(kathmandu, local_now(a), hhmm);
   text = capture(a, attendance_all);
   snprintf(expect, sizeof(expect),
            "09:30 Koffieochtend headcount=0 tally=0\n"
