@@ -20,7 +20,7 @@
 //                                  and IndexedDB)
 //
 // Usage: node bench/tablet.mjs --app URL --code CODE --stop-pid PID
-//        [--chromium /usr/bin/chromium] [--throttle 4] [--taps 40]
+//        [--chromium /usr/bin/chromium] [--throttle 4] [--taps 100]
 //        [--profile DIR]   CPU profiles of the first sync, the taps and the
 //                          cold start as DIR/*.cpuprofile (open them in
 //                          Chromium's DevTools, Performance panel)
@@ -42,7 +42,7 @@ const { values: opt } = parseArgs({
     'stop-pid': { type: 'string' },
     chromium: { type: 'string', default: '/usr/bin/chromium' },
     throttle: { type: 'string', default: '4' },
-    taps: { type: 'string', default: '40' },
+    taps: { type: 'string', default: '100' },
     profile: { type: 'string' },
   },
 });

@@ -13,7 +13,8 @@
 // in attention() with their reason. Nothing is dropped silently.
 import { T, E, ERROR_NAMES, SUBPROTOCOL, MAX_OPS, ProtocolError, encodeFrame, decodeFrame } from './codec.js';
 import { Hlc } from './hlc.js';
-import { Replica, sessionBucket } from './replica.js';
+import { Replica, ALL_SESSIONS, dateBucket, sessionBucket } from './replica.js';
+import { dateIn } from './dates.js';
 import { typeByName, fieldByName, validateOp } from './schema.js';
 import { Store } from './store.js';
 import { uuidv7 } from './ids.js';
@@ -30,7 +31,7 @@ const RETRY_MS = 5000;           /* before re-pushing after a refusal to store (
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 30000;
 const LOAD_BUCKETS = 200;        /* session buckets read at a time while starting */
-const FLUSH_OPS = 10000;         /* pulled ops kept in memory at most before storing */
+const FLUSH_OPS = 25000;         /* pulled ops kept in memory at most before storing */
 
 const ERASURE = 9;
 const PARTICIPANT = 4;
@@ -72,37 +73,51 @@ export class TurfClient extends EventTarget {
     this._enrolWaiters = [];
   }
 
-  /* Everything but the sessions' check-ins and tallies, which a year of
-   * history makes most of the rows: those load in the background (loaded),
-   * or first for the sessions a view asks for (loadSessions). */
+  /* What today's screen needs: the activities, locations and today's
+   * sessions. The rest loads in the background: first everything but the
+   * sessions' check-ins and tallies (coreLoaded: participants, every
+   * session), then those, which a year of history makes most of the rows
+   * (loaded); a view asks for the sessions it shows first (loadSessions). */
   async _load() {
-    const { meta, outbox, attention, buckets } = await this._store.load();
+    const { meta, outbox, attention, buckets } = await this._store.load(
+      (m) => ['activity ', 'location ', dateBucket(this._today(m))]);
     this._meta = meta;
     this._outbox = new Map(outbox.map((op) => [op.s, op]));
     this._attention = new Map(attention.map((e) => [e.s, e]));
     this.replica = new Replica({ partial: true });
     this.replica.load(buckets);
     this._hlc = new Hlc(meta.hlcLast || 0n, meta.hlcRemote || 0n);
+    const today = this.today();
+    await this.loadSessions(this.replica.list('session', false).filter((s) => s.date === today).map((s) => s.id));
     this._loadRest();
     if (!meta.device) await this._store.commit({ meta: this._fresh(uuidv7(this._opts.now())) });
   }
 
-  /* The sessions' buckets, a few hundred per read. `loaded` resolves when
-   * the replica is whole (or was replaced: a wipe, a resync); then a
-   * 'change' event without ops says that everything is there. */
+  /* The rest of the buckets, a few hundred per read. `coreLoaded` and
+   * `loaded` resolve when the replica has its core and is whole (or was
+   * replaced: a wipe, a resync); each time a 'change' event without ops
+   * says that more is there. */
   _loadRest() {
     const replica = this.replica;
-    this.loaded = (async () => {
+    const stage = async (which) => {
+      /* After the task that opened the client, so that the app draws its
+       * first screen before this reads the rest. */
+      if (which === 'others') await new Promise((resolve) => setTimeout(resolve, 0));
       for (let after = ''; ;) {
-        const part = await this._store.loadMore(after, LOAD_BUCKETS);
-        if (this.replica !== replica) return;
+        const part = await this._store.loadMore(which, after, LOAD_BUCKETS);
+        if (this.replica !== replica) return false;
         replica.load(part);
-        if (part.length < LOAD_BUCKETS) break;
+        if (part.length < LOAD_BUCKETS) return true;
         after = part[part.length - 1][0];
       }
-      replica.complete();
+    };
+    const done = (complete) => {
+      complete();
       this._emit('change', { ops: [], own: false });
-    })();
+    };
+    this.coreLoaded = stage('others').then((whole) => whole && done(() => replica.coreComplete()));
+    this.loaded = this.coreLoaded.then(() => this.replica === replica && stage('sessions'))
+      .then((whole) => whole && done(() => replica.complete()));
     this.loaded.catch((e) => this._failed(e));
   }
 
@@ -137,10 +152,17 @@ export class TurfClient extends EventTarget {
   /* The organisation's time zone (an IANA name): what "today" is. Until
    * the first welcome, the default one (as the server's). */
   get timeZone() { return this._meta.tz || 'Europe/Amsterdam'; }
+  /* Whether participants and every session are loaded (coreLoaded). */
+  get coreComplete() { return this.replica.isCoreComplete; }
   get deviceName() { return this._meta.name || ''; }
 
   /* The device's wall clock corrected by what the server said (ms). */
   now() { return this._opts.now() + (this._meta.offset || 0); }
+
+  /* Today's date ("YYYY-MM-DD") in the organisation's time zone. */
+  today() { return this._today(this._meta); }
+
+  _today(meta) { return dateIn(meta.tz || 'Europe/Amsterdam', this._opts.now() + (meta.offset || 0)); }
 
   status() {
     return {
@@ -187,7 +209,8 @@ export class TurfClient extends EventTarget {
       /* The op merges into what its bucket holds: that must be here. */
       if (op.y === ERASURE) await this.loaded;
       const bucket = Replica.bucketOf(op);
-      if (!this.replica.loaded(bucket)) this.replica.load(await this._store.loadBuckets([bucket]));
+      if (bucket === ALL_SESSIONS) await this.coreLoaded;
+      else if (!this.replica.loaded(bucket)) this.replica.load(await this._store.loadBuckets([bucket]));
       op.h = this._hlc.next(this.now());
       const rc = this.replica.apply(op);
       if (rc !== 0) {
@@ -456,7 +479,11 @@ export class TurfClient extends EventTarget {
       /* Everything of ours is decided: a clock that ran ahead may settle. */
       if (this._hlc.settle(this.now())) meta.hlcLast = this._hlc.last;
     }
-    await this._commit({ unqueue, attention, meta });
+    /* Neither flushed to disk nor waited for: lost to a power cut, the
+     * acked ops are pushed again and the server acks (or refuses) them
+     * again as the first time (PROTOCOL.md, Push). A tap right after waits
+     * for its own flush only. */
+    await this._commit({ unqueue, attention, meta }, true, true);
     for (const s of unqueue) this._outbox.delete(s);
     for (const e of attention) this._attention.set(e.s, e);
     if (attention.length) this._emit('attention', { refused: attention });
@@ -512,7 +539,8 @@ export class TurfClient extends EventTarget {
       this._takeMeta(change.meta);
     } else {
       this._unstored = 0;
-      await this._commit(change, others, more);
+      /* Live changes of others are stored as pages are, without a wait. */
+      await this._commit(change, others, more || (others && c.t === T.LIVE));
     }
     for (const op of change.outbox) this._outbox.set(op.s, op);
     for (const a of change.attention) this._attention.set(a.s, a);

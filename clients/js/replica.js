@@ -8,12 +8,13 @@
 // Owns only memory. Persistence is the caller's, in buckets of rows:
 // takeChanges() hands over the buckets changed since the last call, load()
 // takes them back. A session's check-in and tally rows share one bucket;
-// every other row is in one of 64 per type, by a hash of its first key.
-// Storing a bucket per transaction instead of a row makes a first sync's
-// writes and a start's reads several times cheaper; a session's bucket is
-// what a tablet needs to show that session. A replica may be loaded in
-// parts ({ partial: true }): apply() then needs the op's bucket loaded,
-// and an erasure needs everything (complete()).
+// sessions are bucketed by their date; every other row is in one of 64
+// per type, by a hash of its first key. Storing a bucket instead of a row
+// makes a first sync's writes and a start's reads several times cheaper,
+// and a tablet starts from the buckets of today. A replica may be loaded in
+// parts ({ partial: true }): apply() then needs the op's bucket loaded (a
+// session's: every session, coreComplete()), and an erasure everything
+// (complete()).
 //
 // Rows, each under a store key of space-separated parts (ids never contain
 // a space):
@@ -37,12 +38,13 @@ import { ERR, RULE, TYPES, typeById, typeByName, fieldByName, utf8Length, valida
 import { compareBytes, mergeField } from './merge.js';
 
 const CONFLICT = 0; // t of a conflict-log row
-const PARTICIPANT = 4, CHECKIN = 5, MESSAGE = 7, ERASURE = 9;
+const SESSION = 3, PARTICIPANT = 4, CHECKIN = 5, MESSAGE = 7, ERASURE = 9;
 // PROTOCOL.md 4.4: merged_into is followed through at most 32 participants
 // (31 hops), as replica.c does.
 const MAX_PATH = 32;
 
-const perDevice = (t) => t.fields.some((f) => f.rule === RULE.COUNTER);
+const PER_DEVICE = new Set(TYPES.filter((t) => t.fields.some((f) => f.rule === RULE.COUNTER)).map((t) => t.id));
+const perDevice = (t) => PER_DEVICE.has(t.id);
 const recordKey = (t, k, k2) => (t.key2 !== null ? `${t.name} ${k} ${k2}` : `${t.name} ${k}`);
 
 const BUCKETS = 64;
@@ -56,11 +58,25 @@ function hash(str) {
 /** The bucket of a session's check-ins and tally slots. */
 export const sessionBucket = (session) => `~s ${session}`;
 
-/** The bucket a row is stored in, from its store key. */
+/** The bucket of the sessions of a date ("YYYY-MM-DD"). */
+export const dateBucket = (date) => `session ${date}`;
+/** What an op on a session needs loaded: every session's bucket (the
+ *  session's date, hence its bucket, may be what the op changes). */
+export const ALL_SESSIONS = 'session *';
+
+/** The bucket a row is stored in. */
+export function bucketOfRow(key, row) {
+  return row.t === SESSION ? dateBucket(row.f.date ?? '') : bucketOf(key);
+}
+
+/** The bucket a row is stored in, from its store key (but a session's is
+ *  its date's: bucketOfRow). */
 export function bucketOf(key) {
-  const type = key.slice(0, key.indexOf(' '));
-  const rest = key.slice(type.length + 1);
-  const k = type === 'conflict' ? rest : rest.split(' ', 1)[0];
+  const space = key.indexOf(' ');
+  const type = key.slice(0, space);
+  if (type === 'conflict') return `conflict ${hash(key.slice(space + 1)) % BUCKETS}`;
+  const end = key.indexOf(' ', space + 1);
+  const k = end < 0 ? key.slice(space + 1) : key.slice(space + 1, end);
   if (type === 'checkin' || type === 'tally') return sessionBucket(k);
   return `${type} ${hash(k) % BUCKETS}`;
 }
@@ -87,6 +103,8 @@ export class Replica {
   #buckets = new Map(); // bucket -> Map(store key -> row)
   #dirty = new Set(); // buckets changed since takeChanges
   #loaded; // buckets loaded so far, or null: all of them
+  #core = false; // every bucket but the sessions' check-ins and tallies is loaded
+  #sessionBucket = new Map(); // session store key -> the bucket it is in
   #sources = new Map(); // session -> Map(participant -> check-in source row)
   #sourceSessions = new Map(); // participant -> Set(session)
   #slots = new Map(); // session -> Map(device -> tally slot row)
@@ -108,24 +126,32 @@ export class Replica {
       if (this.#buckets.has(bucket) || this.#loaded?.has(bucket)) continue;
       this.#loaded?.add(bucket);
       /* The caller's rows are ours now (IndexedDB made them). */
-      for (const [key, row] of rows ?? []) this.#store(key, row, false);
+      for (const [key, row] of rows ?? []) this.#store(key, row, false, bucket);
     }
   }
 
   /** Whether a bucket's rows are here (always, once complete). */
   loaded(bucket) {
-    return this.#loaded === null || this.#loaded.has(bucket) || this.#buckets.has(bucket);
+    if (this.#loaded === null) return true;
+    if (bucket === ALL_SESSIONS) return this.#core;
+    return this.#loaded.has(bucket) || this.#buckets.has(bucket);
   }
 
   get isComplete() { return this.#loaded === null; }
+  get isCoreComplete() { return this.#core || this.#loaded === null; }
+
+  /** Every bucket but the sessions' check-ins and tallies has been loaded
+   *  (participants, every session, ...): those not loaded are empty. */
+  coreComplete() { this.#core = true; }
 
   /** Every bucket has been loaded: the rest are empty. */
   complete() { this.#loaded = null; }
 
-  /** The bucket an op writes to. */
+  /** The bucket an op writes to (ALL_SESSIONS for a session's). */
   static bucketOf(op) {
     const t = typeById(op.y);
     if (!t) return '';
+    if (t.id === SESSION) return ALL_SESSIONS;
     return perDevice(t) ? sessionBucket(op.k) : bucketOf(recordKey(t, op.k, op.k2 ?? ''));
   }
 
@@ -147,7 +173,7 @@ export class Replica {
     const k2 = op.k2 ?? '';
     /* Merging into a row that is not here would lose what it holds; an
      * erasure reaches into every session. The caller loads them first. */
-    if (!this.loaded(Replica.bucketOf(op)) || (t.id === ERASURE && !this.isComplete)) {
+    if (this.#loaded !== null && (!this.loaded(Replica.bucketOf(op)) || t.id === ERASURE)) {
       throw new Error(`Replica.apply: ${t.name} ${op.k} is not loaded`);
     }
     if (perDevice(t)) {
@@ -419,10 +445,16 @@ export class Replica {
     return rec;
   }
 
-  #store(key, row, track) {
+  // A row loaded from a bucket stays in it until it is written: a session
+  // whose date changed moves then.
+  #store(key, row, track, bucket = bucketOfRow(key, row)) {
     this.#unindex(key);
     this.#rows.set(key, row);
-    const bucket = bucketOf(key);
+    if (row.t === SESSION) {
+      const was = this.#sessionBucket.get(key);
+      if (was !== undefined && was !== bucket) this.#leaveBucket(was, key, track);
+      this.#sessionBucket.set(key, bucket);
+    }
     if (!this.#buckets.has(bucket)) this.#buckets.set(bucket, new Map());
     this.#buckets.get(bucket).set(key, row);
     if (track) this.#dirty.add(bucket);
@@ -441,7 +473,11 @@ export class Replica {
     if (!this.#rows.has(key)) return;
     this.#unindex(key);
     this.#rows.delete(key);
-    const bucket = bucketOf(key);
+    this.#leaveBucket(this.#sessionBucket.get(key) ?? bucketOf(key), key, track);
+    this.#sessionBucket.delete(key);
+  }
+
+  #leaveBucket(bucket, key, track) {
     const rows = this.#buckets.get(bucket);
     rows.delete(key);
     if (rows.size === 0) {

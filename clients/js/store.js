@@ -8,7 +8,7 @@
 // 'strict' (Chrome has defaulted to 'relaxed' since version 121, which may
 // lose a committed transaction on power loss): when its promise resolves,
 // what it wrote is on disk. The library shows an op as saved only then.
-import { bucketOf } from './replica.js';
+import { bucketOfRow } from './replica.js';
 
 /* 1: a row per record ('records'); 2: rows in buckets. */
 const VERSION = 2;
@@ -40,7 +40,7 @@ function rowsIntoBuckets(tx) {
   cursor.onsuccess = () => {
     const c = cursor.result;
     if (c) {
-      const bucket = bucketOf(c.key);
+      const bucket = bucketOfRow(c.key, c.value);
       if (!buckets.has(bucket)) buckets.set(bucket, []);
       buckets.get(bucket).push([c.key, c.value]);
       c.continue();
@@ -78,19 +78,23 @@ export class Store {
     return store;
   }
 
-  /* What the client starts from: { meta: {key: value}, outbox: [op],
-   * attention: [entry], buckets: [[bucket, rows]] } with every bucket but
-   * the sessions' (loadSessions, loadMore). */
-  async load() {
+  /* What the client starts from, in one read: { meta: {key: value},
+   * outbox: [op], attention: [entry], buckets: [[bucket, rows]] } with the
+   * buckets whose keys start with what first(meta) names; loadMore reads
+   * the rest. */
+  async load(first) {
     const tx = this.db.transaction(STORES, 'readonly');
     const all = (s, range) => request(tx.objectStore(s).getAll(range));
     const keys = (s, range) => request(tx.objectStore(s).getAllKeys(range));
-    const [metaKeys, metaValues, outbox, attention, bucketKeys, buckets] = await Promise.all([
-      keys('meta'), all('meta'), all('outbox'), all('attention'), keys('buckets', OTHERS), all('buckets', OTHERS),
-    ]);
+    const [metaKeys, metaValues] = await Promise.all([keys('meta'), all('meta')]);
     const meta = {};
     metaKeys.forEach((k, i) => { meta[k] = metaValues[i]; });
-    return { meta, outbox, attention, buckets: bucketKeys.map((k, i) => [k, buckets[i]]) };
+    const ranges = first(meta).map((prefix) => IDBKeyRange.bound(prefix, `${prefix}\uffff`));
+    const [outbox, attention, ...found] = await Promise.all([all('outbox'), all('attention'),
+      ...ranges.flatMap((r) => [keys('buckets', r), all('buckets', r)])]);
+    const buckets = [];
+    for (let i = 0; i < found.length; i += 2) found[i].forEach((k, j) => buckets.push([k, found[i + 1][j]]));
+    return { meta, outbox, attention, buckets };
   }
 
   /* Some buckets by key: [[bucket, rows or undefined]]. */
@@ -100,10 +104,12 @@ export class Store {
     return keys.map((k, i) => [k, rows[i]]);
   }
 
-  /* Up to `count` session buckets after the bucket `after` ('' for the
-   * first), in key order: [[bucket, rows]]. */
-  async loadMore(after, count) {
-    const range = after ? IDBKeyRange.bound(after, '~t', true, true) : SESSIONS;
+  /* Up to `count` buckets after the bucket `after` ('' for the first), in
+   * key order: [[bucket, rows]]; of the sessions' check-ins and tallies
+   * (`which` 'sessions') or of everything else ('others'). */
+  async loadMore(which, after, count) {
+    const range = which === 'sessions' ? (after ? IDBKeyRange.bound(after, '~t', true, true) : SESSIONS)
+      : (after ? IDBKeyRange.bound(after, '~', true, true) : OTHERS);
     const store = this.db.transaction('buckets', 'readonly').objectStore('buckets');
     const [keys, rows] = await Promise.all([request(store.getAllKeys(range, count)), request(store.getAll(range, count))]);
     return keys.map((k, i) => [k, rows[i]]);

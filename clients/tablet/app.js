@@ -9,6 +9,7 @@
 import { TurfClient, TurfError } from './js/client.js';
 import { fold, queryWords, matches } from './fold.js';
 import { t, lang, setLang } from './i18n.js';
+import { timeIn, daysBefore } from './js/dates.js';
 
 const MAX_ROWS = 60;              /* rows drawn per list; typing narrows the rest */
 const REGULAR_DAYS = 56;          /* "lately": the last eight weeks */
@@ -54,41 +55,9 @@ function h(tag, props = {}, ...children) {
 
 const $ = (sel) => document.querySelector(sel);
 
-/* Dates and times are the organisation's (its time zone, from the
- * server), whatever zone the tablet is set to. */
-const formats = new Map();
-function inZone(ms, options) {
-  const key = client.timeZone + JSON.stringify(options);
-  if (!formats.has(key)) {
-    let f;
-    try {
-      f = new Intl.DateTimeFormat('en-CA', { timeZone: client.timeZone, hourCycle: 'h23', ...options });
-    } catch { /* a zone this browser does not know: its own */
-      f = new Intl.DateTimeFormat('en-CA', { hourCycle: 'h23', ...options });
-    }
-    formats.set(key, f);
-  }
-  return Object.fromEntries(formats.get(key).formatToParts(ms).map((p) => [p.type, p.value]));
-}
-
-/* "HH:MM" of a time (ms). */
-function clock(ms) {
-  const p = inZone(ms, { hour: '2-digit', minute: '2-digit' });
-  return `${p.hour}:${p.minute}`;
-}
-
-/* The date of a time (ms; the tablet's corrected clock for today),
- * "YYYY-MM-DD". */
-function localDate(ms) {
-  const p = inZone(ms, { year: 'numeric', month: '2-digit', day: '2-digit' });
-  return `${p.year}-${p.month}-${p.day}`;
-}
-
-/* The date `days` before a date: calendar arithmetic, no zone. */
-function daysBefore(date, days) {
-  const [y, m, d] = date.split('-').map(Number);
-  return new Date(Date.UTC(y, m - 1, d - days)).toISOString().slice(0, 10);
-}
+/* "HH:MM" of a time (ms): the organisation's, whatever zone the tablet is
+ * set to. */
+const clock = (ms) => timeIn(client.timeZone, ms);
 
 /* A session id two tablets starting the same activity on the same day
  * offline both arrive at, so they make one session: the activity's id and
@@ -150,16 +119,17 @@ function sessionCheckins(session) {
     () => new Map(client.replica.checkinsOf(session).map((c) => [c.participant, c])));
 }
 
-/* Whether these sessions' check-ins are loaded (the history loads in the
- * background after a start); if not, they are loaded now and the page
+/* Whether the participants, every session and these sessions' check-ins
+ * are loaded (a start reads only what today's screen shows; the rest
+ * follows in the background); if not, they are loaded now and the page
  * drawn again. */
 const loading = new Set();
 function need(ids) {
-  if (client.sessionsLoaded(ids)) return true;
+  if (client.coreComplete && client.sessionsLoaded(ids)) return true;
   const key = ids.join(' ');
   if (!loading.has(key)) {
     loading.add(key);
-    client.loadSessions(ids).then(() => {
+    client.coreLoaded.then(() => client.loadSessions(ids)).then(() => {
       ids.forEach((id) => bump(`checkin ${id}`));
       render();
     }, (e) => showToast(String(e && e.message ? e.message : e))).finally(() => loading.delete(key));
@@ -170,7 +140,7 @@ function need(ids) {
 /* What a session's view reads: its check-ins, and those of the activity's
  * recent sessions (the regulars). */
 function sessionNeeds(s) {
-  return [s.id, ...recentSessions(s.activity, localDate(client.now()))];
+  return [s.id, ...recentSessions(s.activity, client.today())];
 }
 
 function presentCount(session) {
@@ -180,7 +150,7 @@ function presentCount(session) {
 }
 
 function todaysSessions() {
-  const today = localDate(client.now());
+  const today = client.today();
   const activities = byId('activity');
   const locations = byId('location');
   const sessions = byId('session');
@@ -369,7 +339,7 @@ function viewRefused() {
 }
 
 function viewToday() {
-  const today = localDate(client.now());
+  const today = client.today();
   const sessions = todaysSessions();
   const counted = need(sessions.map((s) => s.id));
   const started = new Set(sessions.map((s) => s.activity));
@@ -410,8 +380,9 @@ async function startSession(activity, today) {
 
 async function openSession(id) {
   const s = client.replica.get('session', id);
-  /* Drawn at once with its check-ins; should the read fail, the view tries again. */
-  if (s) await client.loadSessions(sessionNeeds(s)).catch(() => {});
+  /* Drawn at once with its people and check-ins; should a read fail, the
+   * view tries again. */
+  if (s) await client.coreLoaded.then(() => client.loadSessions(sessionNeeds(s))).catch(() => {});
   ui.view = 'session';
   ui.session = id;
   ui.tab = 'checkin';
@@ -490,7 +461,7 @@ function loadingTab(id) {
 /* Check-in: regulars first, then everyone; one tap checks in. */
 function tabCheckin(s) {
   if (!need(sessionNeeds(s))) return loadingTab('checkin');
-  const today = localDate(client.now());
+  const today = client.today();
   const checkins = sessionCheckins(ui.session);
   const words = queryWords(ui.query);
   const regular = regularity(s.activity, today);
@@ -805,7 +776,7 @@ async function boot() {
   if (client.enrolled) {
     ui.view = 'today';
     /* Today's check-ins first; the rest of the history follows. */
-    await client.loadSessions(sessionsOn(localDate(client.now())));
+    await client.loadSessions(sessionsOn(client.today()));
     if (fromLink) showToast(t('enrol_already'));
     client.start();
   } else {

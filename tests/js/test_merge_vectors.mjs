@@ -10,7 +10,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { Replica, bucketOf, sessionBucket } from '../../clients/js/replica.js';
+import { Replica, bucketOf, sessionBucket, dateBucket } from '../../clients/js/replica.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '../../protocol/testdata/merge');
 const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
@@ -96,4 +96,28 @@ test('buckets: a session together, other rows spread by their first key', () => 
   const spread = new Set();
   for (let i = 0; i < 1000; i++) spread.add(bucketOf(`participant p${i}`));
   assert.equal(spread.size, 64);
+});
+
+test('sessions are kept by date, and move when their date changes', () => {
+  const session = (s, date) => ({ d: 'dev-a', s, n: 0, h: BigInt(s) << 16n, y: 3, k: 'sess-1', k2: '', b: 0,
+    f: new Map([[1, 'act-1'], [2, date]]) });
+  const r = new Replica();
+  assert.equal(r.apply(session(1, '2026-01-05')), 0);
+  const first = persist(r.takeChanges());
+  assert.deepEqual(first.map(([b]) => b), [dateBucket('2026-01-05')]);
+  assert.equal(r.apply(session(2, '2026-01-12')), 0);
+  const moved = persist(r.takeChanges());
+  assert.deepEqual(moved.map(([b, rows]) => [b, rows && rows.map(([k]) => k)]).sort(),
+    [[dateBucket('2026-01-05'), undefined], [dateBucket('2026-01-12'), ['session sess-1']]]);
+
+  /* A partial replica takes a session op only once every session is
+   * loaded: the op may move the row out of a bucket not loaded. */
+  const p = new Replica({ partial: true });
+  p.load(first);
+  assert.equal(p.get('session', 'sess-1').date, '2026-01-05');
+  assert.throws(() => p.apply(session(2, '2026-01-12')), /not loaded/);
+  p.coreComplete();
+  assert.equal(p.apply(session(2, '2026-01-12')), 0);
+  assert.deepEqual(p.takeChanges().map(([b, rows]) => [b, rows && rows.length]).sort(),
+    [[dateBucket('2026-01-05'), undefined], [dateBucket('2026-01-12'), 1]]);
 });
