@@ -184,7 +184,7 @@ static bool schema__digits(const char *p, int n, int *out) {
   return true;
 }
 
-static bool schema__is_date(proto_str_t s) {
+bool schema_date_valid(proto_str_t s) {
   static const int days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   int y, m, d;
   if (s.len != 10 || s.ptr[4] != '-' || s.ptr[7] != '-')
@@ -232,7 +232,7 @@ static int schema__validate_value(const schema_field_t *f, uint8_t shape,
           return 0;
       return PROTO_EINVALID_OP;
     }
-    if (shape == SCHEMA__DATE && !schema__is_date(v->u.s))
+    if (shape == SCHEMA__DATE && !schema_date_valid(v->u.s))
       return PROTO_EINVALID_OP;
     if (shape == SCHEMA__TIME && !schema__is_time(v->u.s))
       return PROTO_EINVALID_OP;

@@ -62,6 +62,9 @@ const schema_field_t *schema_field(const schema_type_t *type, uint8_t field_id);
  * Returns 0 or PROTO_EINVALID_OP. */
 int schema_validate_op(const proto_op_t *op);
 
+/* Whether s is a calendar date "YYYY-MM-DD" (a session's date field). */
+bool schema_date_valid(proto_str_t s);
+
 /* The date a session held at wall-clock time ms (since the Unix epoch) has
  * in its "date" field: "YYYY-MM-DD" in this process's time zone. A time
  * whose year needs more than four digits gives "0000-00-00", which is no

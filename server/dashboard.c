@@ -34,13 +34,16 @@
 /* How often a page's login is checked: logging out (or an account turfctl
  * disabled) closes its pages within this. */
 #define DASH__SESSION_CHECK_US (2 * LWS_USEC_PER_SEC)
-#define DASH__ALL_PARTS ((1u << STORE_VIEW_NPARTS) - 1)
+/* The parts every page of an organisation shows (the others are a page's
+ * own: the day and the history it chose). */
+#define DASH__ALL_PARTS ((1u << STORE_VIEW_DAY) - 1)
+#define DASH__OWN_PARTS ((1u << STORE_VIEW_DAY) | (1u << STORE_VIEW_HISTORY))
 /* What a commit can change: everything but the list of organisations. */
 #define DASH__COMMIT_PARTS (DASH__ALL_PARTS & ~(1u << STORE_VIEW_ORGS))
 #define DASH__DEVICE_PARTS (1u << STORE_VIEW_DEVICES)
 
 static const char *const dash__part_names[STORE_VIEW_NPARTS] = {
-    "orgs", "today", "devices", "conflicts", "duplicates", "messages",
+    "orgs", "today", "devices", "conflicts", "duplicates", "messages", "day", "history",
 };
 
 typedef struct dash_msg_s dash_msg_t;
@@ -59,6 +62,10 @@ struct dash_client_s {
   auth_user_t user;   /* who logged in: the only organisation shown is theirs */
   int64_t org;        /* organisation shown; 0 until its first view */
   bool ready;         /* has had its first whole view: gets refreshes */
+  char day[11];       /* the date it looks at besides today ("" for none) */
+  char history[PROTO_MAX_ID_BYTES + 1]; /* the activity whose sessions it lists */
+  bool own_in_flight; /* a read of its own parts is with the store */
+  bool own_pending;   /* and they changed again since it was sent */
   dash_msg_t *txq, *txq_tail;
   size_t tx_bytes;    /* queued, not yet written (bytes) */
   char rx[DASH__MAX_RX];
@@ -100,6 +107,8 @@ typedef struct {
   int64_t req, id, org;
   char keep[PROTO_MAX_ID_BYTES + 1];
   char drop[PROTO_MAX_ID_BYTES + 1];
+  char date[16];
+  char activity[PROTO_MAX_ID_BYTES + 1];
 } dash_cmd_t;
 
 static int64_t dash__now_ms(void) {
@@ -308,6 +317,7 @@ static bool dash__org_shown(dashboard_t *dash, int64_t org) {
 }
 
 static void dash__refresh(dashboard_t *dash, int64_t org, uint32_t parts);
+static void dash__own_refresh(dashboard_t *dash, dash_client_t *c);
 
 static void dash__refresh_done(store_req_t *req) {
   dash_job_t *job = req->data;
@@ -363,8 +373,60 @@ static void dash__refresh(dashboard_t *dash, int64_t org, uint32_t parts) {
   o->in_flight = true;
 }
 
+/* A page's own parts (its day, its history), read again. One read per
+ * page at a time; a change meanwhile is read right after. */
+static void dash__own_done(store_req_t *req) {
+  dash_job_t *job = req->data;
+  dash_client_t *c = job->client;
+
+  c->own_in_flight = false;
+  if (c->wsi && req->status == 0 && req->u.view.org == c->org) {
+    dash_buf_t b = {0};
+    for (int part = STORE_VIEW_DAY; part < STORE_VIEW_NPARTS && !b.failed; part++) {
+      if (!req->u.view.json[part]) continue;
+      dash__part_msg(job->dash, &b, part, c->org, req->u.view.json[part]);
+      if (!b.failed) dash__send(c, b.p, b.len);
+    }
+    free(b.p);
+  } else if (c->wsi && req->status != 0 && req->status != PROTO_ESHUTTING_DOWN) {
+    log_warn("dashboard: could not read page %" PRIu64 "'s own parts: %s", c->id,
+             proto_strerror(req->status));
+  }
+  if (c->wsi && c->own_pending) {
+    c->own_pending = false;
+    dash__own_refresh(job->dash, c);
+  }
+  dash__job_free(job);
+}
+
+static void dash__own_refresh(dashboard_t *dash, dash_client_t *c) {
+  dash_job_t *job;
+  uint32_t parts = (c->day[0] ? 1u << STORE_VIEW_DAY : 0) | (c->history[0] ? 1u << STORE_VIEW_HISTORY : 0);
+
+  if (!parts || !c->ready) return;
+  if (c->own_in_flight) {
+    c->own_pending = true;
+    return;
+  }
+  job = dash__job(dash, c, STORE_VIEW);
+  if (!job) return;
+  job->req.u.view.org_id = c->org;
+  job->req.u.view.parts = parts;
+  job->req.u.view.now_ms = dash__now_ms();
+  memcpy(job->req.u.view.day, c->day, sizeof c->day);
+  memcpy(job->req.u.view.activity, c->history, sizeof c->history);
+  if (store_submit(dash->store, &job->req, dash__own_done) != 0) {
+    dash__job_free(job);
+    return;
+  }
+  c->own_in_flight = true;
+}
+
 void dashboard_on_commit(dashboard_t *dash, int64_t org, uint32_t ncommitted) {
   dash__refresh(dash, org, ncommitted ? DASH__COMMIT_PARTS : DASH__DEVICE_PARTS);
+  if (ncommitted)
+    for (dash_client_t *c = dash->clients; c; c = c->next)
+      if (c->ready && c->org == org) dash__own_refresh(dash, c);
 }
 
 void dashboard_on_device(dashboard_t *dash, int64_t org) {
@@ -381,6 +443,7 @@ static void dash__first_view_done(store_req_t *req) {
     c->org = v->org;
     c->ready = true;
     dash__send_view(job->dash, c, v);
+    dash__own_refresh(job->dash, c); /* a day or history asked for before */
   } else if (c->wsi && req->status != PROTO_ESHUTTING_DOWN) {
     log_warn("dashboard: could not read the view for page %" PRIu64 ": %s", c->id,
              proto_strerror(req->status));
@@ -597,6 +660,10 @@ static int dash__parse(const char *s, size_t len, dash_cmd_t *cmd) {
       p = dash__string(p, e, cmd->keep, sizeof cmd->keep);
     else if (strcmp(key, "drop") == 0)
       p = dash__string(p, e, cmd->drop, sizeof cmd->drop);
+    else if (strcmp(key, "date") == 0)
+      p = dash__string(p, e, cmd->date, sizeof cmd->date);
+    else if (strcmp(key, "activity") == 0)
+      p = dash__string(p, e, cmd->activity, sizeof cmd->activity);
     else
       p = dash__skip(p, e);
     if (!p) return -1;
@@ -624,7 +691,27 @@ static void dash__on_message(dashboard_t *dash, dash_client_t *c, const char *ms
     dash__action(dash, c, &cmd, STORE_ACTION_DISMISS);
   else if (strcmp(cmd.t, "merge") == 0)
     dash__action(dash, c, &cmd, STORE_ACTION_MERGE);
-  else if (strcmp(cmd.t, "org") == 0) {
+  else if (strcmp(cmd.t, "day") == 0) {
+    /* Another date than today, or "" for none: its sessions follow as the
+     * part "day", and again after every change. */
+    if (cmd.date[0] && !schema_date_valid(proto_str(cmd.date))) {
+      dash__send_result(c, cmd.req, PROTO_EBAD_FIELD, "date is YYYY-MM-DD");
+      return;
+    }
+    memcpy(c->day, cmd.date, sizeof c->day - 1); /* a date has 10 bytes, or none */
+    c->day[sizeof c->day - 1] = '\0';
+    dash__send_result(c, cmd.req, 0, NULL);
+    dash__own_refresh(dash, c);
+  } else if (strcmp(cmd.t, "history") == 0) {
+    /* The sessions of an activity, or "" for none: the part "history". */
+    if (cmd.activity[0] && !proto_id_valid(proto_str(cmd.activity))) {
+      dash__send_result(c, cmd.req, PROTO_EBAD_FIELD, "activity is an id");
+      return;
+    }
+    snprintf(c->history, sizeof c->history, "%s", cmd.activity);
+    dash__send_result(c, cmd.req, 0, NULL);
+    dash__own_refresh(dash, c);
+  } else if (strcmp(cmd.t, "org") == 0) {
     /* A coordinator sees their own organisation and no other. */
     if (cmd.org != 0 && cmd.org != c->user.org)
       dash__send_result(c, cmd.req, PROTO_EOUT_OF_SCOPE, "not your organisation");

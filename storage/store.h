@@ -149,6 +149,8 @@ typedef enum {
   STORE_VIEW_CONFLICTS,      /* the conflict log, in words' ingredients */
   STORE_VIEW_DUPLICATES,     /* probable duplicate participants */
   STORE_VIEW_MESSAGES,       /* group messages per activity */
+  STORE_VIEW_DAY,            /* the sessions of another date (day), as today's */
+  STORE_VIEW_HISTORY,        /* the sessions of one activity, newest first */
   STORE_VIEW_NPARTS
 } store_view_part_t;
 
@@ -158,6 +160,8 @@ typedef struct {
   uint32_t parts;             /* bit (1 << store_view_part_t) per part wanted */
   int64_t now_ms;             /* the server's clock: "today" is its date in
                                  the organisation's time zone */
+  char day[11];               /* STORE_VIEW_DAY: "YYYY-MM-DD" */
+  char activity[PROTO_MAX_ID_BYTES + 1]; /* STORE_VIEW_HISTORY: its id */
   /* out (owned by the request) */
   int64_t org;                /* the organisation shown (0: there is none) */
   char today[11];             /* "YYYY-MM-DD" of now_ms there */

@@ -30,7 +30,8 @@
 
 /* ---- view ------------------------------------------------------------------ */
 
-/* ?1 is the organisation, ?2 today's date there; each returns one row, one column.
+/* ?1 is the organisation, ?2 today's date there (the day's: the date a
+ * page chose; the history's: the activity); each returns one row, one column.
  * Every part is of that organisation only, the list of organisations too: a
  * coordinator's page must not learn even the names of the others. A
  * check-in whose status is nil (withdrawn, PROTOCOL.md 4.3) is no check-in:
@@ -57,12 +58,39 @@ static const char store__view_today[] =
     "     'status', c.status, 'arrived', c.arrived, 'departed', c.departed) AS y"
     "     FROM checkins c LEFT JOIN participants p ON p.org = c.org AND p.id = c.participant"
     "     WHERE c.org = s.org AND c.session = s.id AND c.status IS NOT NULL"
-    "     ORDER BY c.arrived IS NULL, c.arrived, p.name, c.participant)), '[]'))"
+    "     ORDER BY c.arrived IS NULL, c.arrived, p.name, c.participant)), '[]')),"
+    /* Who came for the first time (present in no earlier session), with
+     * who sent them: what a funder asks about new people. */
+    "  'new', json(COALESCE((SELECT json_group_array(json_object("
+    "     'participant', c.participant, 'name', COALESCE(p.name, c.participant),"
+    "     'referral', p.referral))"
+    "     FROM checkins c LEFT JOIN participants p ON p.org = c.org AND p.id = c.participant"
+    "     WHERE c.org = s.org AND c.session = s.id AND c.status = 'present' AND NOT EXISTS ("
+    "       SELECT 1 FROM checkins e JOIN sessions f ON f.org = e.org AND f.id = e.session"
+    "       WHERE e.org = c.org AND e.participant = c.participant AND e.status = 'present'"
+    "       AND (f.date < s.date OR (f.date = s.date AND f.id < s.id)))), '[]'))"
     ") AS x "
     "FROM sessions s LEFT JOIN activities a ON a.org = s.org AND a.id = s.activity "
     "LEFT JOIN locations l ON l.org = s.org AND l.id = a.location "
     "WHERE s.org = ?1 AND s.date = ?2 "
     "ORDER BY l.name, COALESCE(s.start_time, a.start_time), a.name, s.id)), '[]')))";
+
+/* The sessions of one activity (?2), newest first; the last 400 of them (a
+ * weekly activity's eight years). */
+static const char store__view_history[] =
+    "SELECT json_object('activity', ?2, 'name', (SELECT name FROM activities"
+    "  WHERE org = ?1 AND id = ?2), 'sessions', json(COALESCE((SELECT json_group_array(json(x)) "
+    "FROM (SELECT json_object("
+    "  'id', s.id, 'date', s.date, 'start', COALESCE(s.start_time, a.start_time),"
+    "  'cancelled', COALESCE(s.cancelled, 0),"
+    "  'present', (SELECT count(*) FROM checkins c WHERE c.org = s.org AND c.session = s.id"
+    "     AND c.status = 'present'),"
+    "  'tally', COALESCE((SELECT total FROM session_tallies t WHERE t.org = s.org"
+    "     AND t.session = s.id), 0)"
+    ") AS x "
+    "FROM sessions s LEFT JOIN activities a ON a.org = s.org AND a.id = s.activity "
+    "WHERE s.org = ?1 AND s.activity = ?2 "
+    "ORDER BY s.date DESC, COALESCE(s.start_time, a.start_time) DESC, s.id LIMIT 400)), '[]')))";
 
 /* The server's own devices write merges and reverts, and turfctl's
  * (turfctl-<uuid>, admin_db.h) what an administrator creates; they are not
@@ -166,8 +194,8 @@ static void store__build_conflicts_sql(void) {
     abort();
 }
 
-/* Runs one part's query into *out (malloc'd, NUL-terminated). */
-static int store__view_part(sqlite3 *db, const char *sql, int64_t org, const char *today,
+/* Runs one part's query into *out (malloc'd, NUL-terminated); text is ?2. */
+static int store__view_part(sqlite3 *db, const char *sql, int64_t org, const char *text,
                             char **out) {
   sqlite3_stmt *st = NULL;
   int rc, result = PROTO_ESTORAGE;
@@ -177,7 +205,7 @@ static int store__view_part(sqlite3 *db, const char *sql, int64_t org, const cha
   if (sqlite3_bind_parameter_count(st) >= 1)
     sqlite3_bind_int64(st, 1, org);
   if (sqlite3_bind_parameter_count(st) >= 2)
-    sqlite3_bind_text(st, 2, today, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
   rc = sqlite3_step(st);
   if (rc != SQLITE_ROW)
     goto fail;
@@ -216,6 +244,8 @@ int store__view(sqlite3 *db, store_req_t *req) {
   sql[STORE_VIEW_CONFLICTS] = store__conflicts_sql;
   sql[STORE_VIEW_DUPLICATES] = store__view_duplicates;
   sql[STORE_VIEW_MESSAGES] = store__view_messages;
+  sql[STORE_VIEW_DAY] = store__view_today;
+  sql[STORE_VIEW_HISTORY] = store__view_history;
 
   memset(v->json, 0, sizeof(v->json));
   v->org = 0;
@@ -244,7 +274,11 @@ int store__view(sqlite3 *db, store_req_t *req) {
 
   for (int part = 0; part < STORE_VIEW_NPARTS && result == 0; part++)
     if (v->parts & (1u << part))
-      result = store__view_part(db, sql[part], v->org, v->today, &v->json[part]);
+      result = store__view_part(db, sql[part], v->org,
+                                part == STORE_VIEW_DAY       ? v->day
+                                : part == STORE_VIEW_HISTORY ? v->activity
+                                                             : v->today,
+                                &v->json[part]);
 
 end:
   if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK && result == 0)

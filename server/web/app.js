@@ -18,6 +18,12 @@
       today: 'Vandaag', arrivals: 'Binnenkomst', devices: 'Tablets', conflicts: 'Conflicten',
       duplicates: 'Mogelijk dubbele deelnemers', messages: 'Groepsberichten',
       no_sessions: 'Vandaag staan er geen bijeenkomsten gepland.', unknown_location: 'Locatie onbekend',
+      no_sessions_day: 'Op deze dag waren er geen bijeenkomsten.', day: 'Dag',
+      day_pick: 'Kies een dag', day_prev: '‹ Vorige dag', day_next: 'Volgende dag ›', day_today: 'Naar vandaag',
+      history: 'Eerdere keren', history_of: 'Eerdere keren van {0}', close: 'Sluiten',
+      history_none: 'Deze activiteit had nog geen bijeenkomsten.', history_row: '{0} aanwezig + {1} anoniem',
+      log: 'Logboek', log_headcount: 'geteld: {0}', log_from: 'van {0}', log_to: 'tot {0}',
+      new_people: 'Voor het eerst', via: 'via {0}',
       cancelled: 'afgelast', headcount: 'aantal aanwezig', headcount_note: '{0} met naam + {1} anoniem',
       nobody: 'Nog niemand ingecheckt.', left: 'weg {0}',
       status_present: 'aanwezig', status_absent: 'afwezig', status_excused: 'afgemeld', status_none: 'niet ingecheckt',
@@ -63,6 +69,12 @@
       today: 'Today', arrivals: 'Arrivals', devices: 'Tablets', conflicts: 'Conflicts',
       duplicates: 'Probable duplicate participants', messages: 'Group messages',
       no_sessions: 'No sessions are planned for today.', unknown_location: 'Unknown location',
+      no_sessions_day: 'There were no sessions on this day.', day: 'Day',
+      day_pick: 'Pick a day', day_prev: '‹ Previous day', day_next: 'Next day ›', day_today: 'Back to today',
+      history: 'Earlier sessions', history_of: 'Earlier sessions of {0}', close: 'Close',
+      history_none: 'This activity has had no sessions yet.', history_row: '{0} present + {1} anonymous',
+      log: 'Log', log_headcount: 'counted: {0}', log_from: 'from {0}', log_to: 'until {0}',
+      new_people: 'First time', via: 'via {0}',
       cancelled: 'cancelled', headcount: 'headcount', headcount_note: '{0} named + {1} anonymous',
       nobody: 'Nobody checked in yet.', left: 'left {0}',
       status_present: 'present', status_absent: 'absent', status_excused: 'excused', status_none: 'not checked in',
@@ -108,6 +120,7 @@
   const state = {
     org: 0, wantOrg: 0, orgs: [], today: null, devices: null, online: new Set(), conflicts: null,
     duplicates: null, messages: null, seenArrivals: null, freshArrivals: new Set(), seenPeople: null,
+    day: null, dayData: null, history: null, historyData: null,
   };
   let ws = null, retry = 0, reqNo = 0, me = null, leaving = false;
   const pending = new Map(); /* page request number -> kind of action */
@@ -226,21 +239,54 @@
     if (button) button.disabled = true;
   }
 
-  /* ---- today ---- */
+  /* ---- today, or another day ---- */
+  function longDate(date, year) {
+    return new Date(date + 'T12:00:00Z').toLocaleDateString(locale(),
+      { weekday: 'long', day: 'numeric', month: 'long', year: year ? 'numeric' : undefined, timeZone: 'UTC' });
+  }
+  function addDays(date, n) {
+    const [y, m, d] = date.split('-').map(Number);
+    return new Date(Date.UTC(y, m - 1, d + n)).toISOString().slice(0, 10);
+  }
+  /* Another date than today, or today again: the server sends its
+   * sessions as the part "day", and again after every change. */
+  function pickDay(date) {
+    const today = state.today && state.today.date;
+    state.day = date && date !== today ? date : null;
+    state.dayData = null;
+    send({ t: 'day', req: ++reqNo, date: state.day || '' });
+    renderToday();
+  }
+  function showHistory(activity) {
+    state.history = activity;
+    state.historyData = null;
+    send({ t: 'history', req: ++reqNo, activity: activity || '' });
+    renderHistory();
+    if (activity) document.getElementById('history').focus();
+  }
+
   function renderToday() {
-    const today = state.today;
-    document.getElementById('today-date').textContent = today
-      ? new Date(today.date + 'T12:00:00Z').toLocaleDateString(locale(), { weekday: 'long', day: 'numeric', month: 'long', timeZone: 'UTC' })
-      : '';
-    if (!today) return;
-    if (!today.sessions.length) { replaceBody('today-body', h('p', { class: 'empty', text: t('no_sessions') })); return; }
+    const other = state.day !== null;
+    const view = other ? state.dayData : state.today;
+    const shown = other ? state.day : state.today && state.today.date;
+    document.getElementById('day-title').textContent = t(other ? 'day' : 'today');
+    document.getElementById('today-date').textContent = shown ? longDate(shown, other) : '';
+    document.getElementById('day-pick').value = shown || '';
+    document.getElementById('day-today').hidden = !other;
+    if (!view || (other && view.date !== state.day)) return;
+    if (!view.sessions.length) {
+      replaceBody('today-body', h('p', { class: 'empty', text: t(other ? 'no_sessions_day' : 'no_sessions') }));
+      if (!other) renderArrivals();
+      return;
+    }
     const byLoc = new Map();
-    for (const s of today.sessions) {
+    for (const s of view.sessions) {
       const key = s.location || '';
       if (!byLoc.has(key)) byLoc.set(key, { name: s.location_name || t('unknown_location'), sessions: [] });
       byLoc.get(key).sessions.push(s);
     }
-    const seen = state.seenPeople;
+    /* New arrivals are marked in today's view only. */
+    const seen = other ? null : state.seenPeople;
     const now = new Set();
     const out = [];
     for (const [locId, loc] of byLoc) {
@@ -258,6 +304,11 @@
                 h('span', { class: 'chip ' + (c.status || ''), text: statusWord(c.status) }), ' ',
                 h('span', { class: 'time', text: c.departed ? t('left', hhmm(c.departed)) : hhmm(c.arrived) })));
           });
+          const log = s.log || {};
+          const logParts = [log.started ? t('log_from', hhmm(log.started)) : null,
+            log.ended ? t('log_to', hhmm(log.ended)) : null,
+            log.headcount !== null && log.headcount !== undefined ? t('log_headcount', log.headcount) : null].filter(Boolean);
+          const fresh = s.new || [];
           return h('article', { class: 'session' + (s.cancelled ? ' cancelled' : ''), 'data-session': s.id,
             'aria-label': (s.activity_name || s.activity) + ' ' + (s.start || '') },
           h('header', {},
@@ -265,12 +316,36 @@
             h('span', { class: 'time', text: (s.start || '') + (s.cancelled ? ' · ' + t('cancelled') : '') })),
           h('div', { class: 'headcount', 'data-testid': 'headcount', title: t('headcount'), text: String(headcount) }),
           h('div', { class: 'headcount-note', text: t('headcount_note', s.present, s.tally) }),
-          people.length ? h('ul', { class: 'people' }, people) : h('p', { class: 'empty', text: t('nobody') }));
+          people.length ? h('ul', { class: 'people' }, people) : h('p', { class: 'empty', text: t('nobody') }),
+          fresh.length ? h('div', { class: 'new-people', 'data-testid': 'new-people' },
+            h('strong', { text: t('new_people') + ': ' }),
+            fresh.flatMap((p, i) => [i ? ', ' : '', p.name, p.referral ? ' (' + t('via', p.referral) + ')' : ''])) : null,
+          logParts.length || log.notes ? h('div', { class: 'log', 'data-testid': 'log' },
+            h('strong', { text: t('log') + ': ' }), logParts.join(', '),
+            log.notes ? h('p', { class: 'notes', text: log.notes }) : null) : null,
+          s.activity ? h('button', { type: 'button', class: 'link', 'data-key': 'history-' + s.id,
+            onclick: () => showHistory(s.activity) }, t('history')) : null);
         }))));
     }
-    state.seenPeople = now;
+    if (!other) state.seenPeople = now;
     replaceBody('today-body', out);
-    renderArrivals();
+    if (!other) renderArrivals();
+  }
+
+  /* The sessions of one activity, newest first; a date opens that day. */
+  function renderHistory() {
+    const section = document.getElementById('history');
+    section.hidden = !state.history;
+    const data = state.historyData;
+    if (!state.history || !data || data.activity !== state.history) return;
+    document.getElementById('h-history').firstElementChild.textContent = t('history');
+    document.getElementById('history-name').textContent = data.name || '';
+    if (!data.sessions.length) { replaceBody('history-body', h('p', { class: 'empty', text: t('history_none') })); return; }
+    replaceBody('history-body', h('ol', { class: 'history' }, data.sessions.map((s) => h('li', {},
+      h('button', { type: 'button', class: 'link', 'data-key': 'day-' + s.id,
+        onclick: () => { pickDay(s.date); document.getElementById('today').focus(); } },
+      longDate(s.date, true) + (s.start ? ' ' + s.start : '')),
+      h('span', { class: 'muted', text: s.cancelled ? t('cancelled') : t('history_row', s.present, s.tally) })))));
   }
 
   function renderArrivals() {
@@ -324,12 +399,14 @@
       return h('tr', { 'data-device': d.id },
         h('td', {}, h('span', { class: 'dot' + (on ? ' on' : ''), 'aria-hidden': 'true' }), d.name || d.id.slice(0, 8),
           d.revoked ? h('span', { class: 'muted', text: ' (' + t('revoked') + ')' }) : null),
-        h('td', { class: 'online', text: on ? t('online') : t('offline') }),
-        h('td', { title: dayTime(d.last_seen), text: ago(d.last_seen) }),
-        h('td', { class: 'num outbox', text: String(d.outbox) }),
-        h('td', { class: skewed ? 'skew' : null, text: clock }),
-        h('td', { class: 'storage' + (storageAtRisk(d) ? ' skew' : ''), text: storageText(d) }),
-        h('td', { class: 'app', text: d.app || '—' }));
+        /* data-label: what a narrow screen shows before each value, where
+         * the table's columns become lines. */
+        h('td', { class: 'online', 'data-label': t('th_status'), text: on ? t('online') : t('offline') }),
+        h('td', { 'data-label': t('th_last'), title: dayTime(d.last_seen), text: ago(d.last_seen) }),
+        h('td', { class: 'num outbox', 'data-label': t('th_outbox'), text: String(d.outbox) }),
+        h('td', { class: skewed ? 'skew' : null, 'data-label': t('th_clock'), text: clock }),
+        h('td', { class: 'storage' + (storageAtRisk(d) ? ' skew' : ''), 'data-label': t('th_storage'), text: storageText(d) }),
+        h('td', { class: 'app', 'data-label': t('th_app'), text: d.app || '—' }));
     });
     replaceBody('devices-body', h('table', {},
       h('thead', {}, h('tr', {}, ['th_device', 'th_status', 'th_last', 'th_outbox', 'th_clock', 'th_storage', 'th_app'].map((k) => h('th', { scope: 'col', text: t(k) })))),
@@ -451,7 +528,7 @@
   }
 
   function renderAll() {
-    renderOrgs(); renderToday(); renderDevices(); renderConflicts(); renderDuplicates(); renderMessages();
+    renderOrgs(); renderToday(); renderHistory(); renderDevices(); renderConflicts(); renderDuplicates(); renderMessages();
   }
 
   function setConn(on) {
@@ -467,6 +544,8 @@
       case 'hello': break;
       case 'orgs': state.orgs = msg.data; renderOrgs(); tick(); break;
       case 'today': state.today = msg.data; renderToday(); break;
+      case 'day': state.dayData = msg.data; renderToday(); break;
+      case 'history': state.historyData = msg.data; renderHistory(); break;
       case 'devices': state.devices = msg.data; state.online = new Set(msg.online || []); renderDevices(); break;
       case 'conflicts': state.conflicts = msg.data; renderConflicts(); break;
       case 'duplicates': state.duplicates = msg.data; renderDuplicates(); break;
@@ -474,6 +553,7 @@
       case 'result': {
         const kind = pending.get(msg.req);
         pending.delete(msg.req);
+        if (!kind && msg.ok) break; /* a day or a history asked for: its part follows */
         if (msg.ok) toast(t('done_' + (kind || 'revert')));
         else toast(t('failed', msg.message || msg.code));
         announce(document.getElementById('toast').textContent);
@@ -493,6 +573,9 @@
       document.body.dataset.feed = 'open';
       setConn(true);
       if (state.wantOrg) send({ t: 'org', org: state.wantOrg });
+      /* What the page looked at before the connection dropped. */
+      if (state.day) send({ t: 'day', req: ++reqNo, date: state.day });
+      if (state.history) send({ t: 'history', req: ++reqNo, activity: state.history });
     };
     ws.onmessage = (ev) => {
       const text = typeof ev.data === 'string' ? ev.data : decoder.decode(ev.data);
@@ -514,6 +597,17 @@
       lang = lang === 'nl' ? 'en' : 'nl';
       localStorage.setItem('turf.lang', lang);
       applyLanguage();
+    });
+    document.getElementById('day-pick').addEventListener('change', (e) => {
+      if (/^\d{4}-\d{2}-\d{2}$/.test(e.target.value)) pickDay(e.target.value);
+    });
+    const shownDay = () => state.day || (state.today && state.today.date);
+    document.getElementById('day-prev').addEventListener('click', () => { if (shownDay()) pickDay(addDays(shownDay(), -1)); });
+    document.getElementById('day-next').addEventListener('click', () => { if (shownDay()) pickDay(addDays(shownDay(), 1)); });
+    document.getElementById('day-today').addEventListener('click', () => pickDay(null));
+    document.getElementById('history-close').addEventListener('click', () => {
+      showHistory(null);
+      document.getElementById('today').focus();
     });
     document.getElementById('org-select').addEventListener('change', (e) => {
       state.wantOrg = Number(e.target.value);

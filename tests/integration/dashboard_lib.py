@@ -27,6 +27,7 @@ TURFD = os.environ["TURFD"]
 TABLET = os.environ["TURF_TABLET"]
 WAIT_S = 30
 PARTS = ("orgs", "today", "devices", "conflicts", "duplicates", "messages")
+OWN_PARTS = ("day", "history")  # what one page asked for
 
 
 class Server:
@@ -147,7 +148,7 @@ class Feed:
         msg = json.loads(raw.decode("utf-8", "replace"))
         self.received += 1
         self.seen.append(msg)
-        if msg["t"] in PARTS:
+        if msg["t"] in PARTS or msg["t"] in OWN_PARTS:
             self.parts[msg["t"]] = msg
         elif msg["t"] == "result":
             self.results[msg["req"]] = msg
