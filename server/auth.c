@@ -42,6 +42,7 @@
 #define AUTH__CHECK_MS 60000               /* revalidation period */
 #define AUTH__MAX_LOGINS 4                 /* password checks at once */
 #define AUTH__BODY_MAX 4096                /* a login form */
+#define AUTH__NAME_MAX 64                  /* bytes of a coordinator's name the page greets */
 #define AUTH__COOKIE "turf_session"
 #define AUTH__COOKIE_TLS "__Host-turf_session" /* browsers insist on Secure,
                                                   Path=/, no Domain */
@@ -51,6 +52,7 @@ typedef struct {
   unsigned char pw_tag[32];     /* SHA-256 of the password hash at login */
   int64_t coordinator, org;
   char login[PROTO_MAX_ID_BYTES + 1];
+  char name[AUTH__NAME_MAX + 1]; /* the coordinator's name ("" for none) */
   bool can_write;
   uint64_t id;                  /* unique for this turfd's life (auth_user_t.session) */
   uint64_t created_ms, used_ms; /* loop time */
@@ -109,6 +111,7 @@ struct auth__login_s {
   /* results, written on the pool */
   bool ok, failed;      /* failed: the database could not be read */
   int64_t coordinator, org;
+  char name[AUTH__NAME_MAX + 1];
   bool can_write;
   unsigned char pw_tag[32];
 };
@@ -136,6 +139,37 @@ const struct lws_http_mount auth_mount = {
 };
 
 /* ---- helpers ---------------------------------------------------------------- */
+
+/* A coordinator's name, cut to AUTH__NAME_MAX bytes at a character's start
+ * (NULL: ""). */
+static void auth__copy_name(char out[AUTH__NAME_MAX + 1], const char *name) {
+  size_t n = name ? strlen(name) : 0;
+  if (n > AUTH__NAME_MAX) {
+    n = AUTH__NAME_MAX;
+    while (n > 0 && ((unsigned char)name[n] & 0xc0) == 0x80) n--;
+  }
+  if (n) memcpy(out, name, n);
+  out[n] = '\0';
+}
+
+/* s as a JSON string, quotes included: a name is typed by a person. What
+ * does not fit in cap bytes is left out (a name of control characters). */
+static void auth__json_str(const char *s, char *out, size_t cap) {
+  size_t n = 0;
+  out[n++] = '"';
+  for (const unsigned char *p = (const unsigned char *)s; *p && n + 8 < cap; p++) {
+    if (*p == '"' || *p == '\\') {
+      out[n++] = '\\';
+      out[n++] = (char)*p;
+    } else if (*p < 0x20 || *p == 0x7f) {
+      n += (size_t)snprintf(out + n, cap - n, "\\u%04x", *p);
+    } else {
+      out[n++] = (char)*p;
+    }
+  }
+  out[n++] = '"';
+  out[n] = '\0';
+}
 
 static void auth__sha256(const void *data, size_t len, unsigned char out[32]) {
   unsigned int n = 0;
@@ -279,6 +313,7 @@ static int auth__open_session(auth_t *auth, const auth__login_t *job,
   s->can_write = job->can_write;
   s->id = ++auth->next_session;
   snprintf(s->login, sizeof(s->login), "%s", job->login);
+  memcpy(s->name, job->name, sizeof(s->name));
   s->created_ms = s->used_ms = uv_now(auth->loop);
   for (int i = 0; i < AUTH__TOKEN_BYTES; i++) {
     token_hex[2 * i] = digits[token[i] >> 4];
@@ -414,7 +449,7 @@ static void auth__login_work(uv_work_t *w) {
 
   if (db == NULL ||
       sqlite3_prepare_v2(db,
-                         "SELECT id, org, role, password_hash, disabled FROM coordinators "
+                         "SELECT id, org, role, password_hash, disabled, name FROM coordinators "
                          "WHERE login = ?1",
                          -1, &st, NULL) != SQLITE_OK) {
     job->failed = true;
@@ -428,6 +463,7 @@ static void auth__login_work(uv_work_t *w) {
     job->coordinator = sqlite3_column_int64(st, 0);
     job->org = sqlite3_column_int64(st, 1);
     job->can_write = strcmp((const char *)sqlite3_column_text(st, 2), "coordinator") == 0;
+    auth__copy_name(job->name, (const char *)sqlite3_column_text(st, 5));
     auth__sha256(hash, strlen(hash), job->pw_tag);
     job->ok = passwd_verify(job->password, hash);
   }
@@ -443,7 +479,7 @@ done:
 static void auth__login_done(uv_work_t *w, int status) {
   auth__login_t *job = w->data;
   auth_t *auth = job->auth;
-  char token[2 * AUTH__TOKEN_BYTES + 1], cookie[200], text[160];
+  char token[2 * AUTH__TOKEN_BYTES + 1], cookie[200], text[512], name[256];
 
   auth->logins--;
   auth->jobs--;
@@ -468,8 +504,10 @@ static void auth__login_done(uv_work_t *w, int status) {
       auth__cookie(auth, token, cookie, sizeof(cookie));
       OPENSSL_cleanse(token, sizeof(token));
       if (h->json) {
-        snprintf(text, sizeof(text), "{\"login\":\"%s\",\"org\":%" PRId64 ",\"role\":\"%s\"}\n",
-                 job->login, job->org, job->can_write ? "coordinator" : "viewer");
+        auth__json_str(job->name, name, sizeof(name));
+        snprintf(text, sizeof(text),
+                 "{\"login\":\"%s\",\"name\":%s,\"org\":%" PRId64 ",\"role\":\"%s\"}\n",
+                 job->login, name, job->org, job->can_write ? "coordinator" : "viewer");
         auth__respond(job->wsi, h, HTTP_STATUS_OK, NULL, cookie, "application/json", text);
       } else {
         auth__respond(job->wsi, h, HTTP_STATUS_SEE_OTHER, "/", cookie, NULL, NULL);
@@ -684,7 +722,7 @@ static const char *auth__route(const char *path) {
 static int auth__on_request(struct lws *wsi, auth__http_t *h, const char *path) {
   auth_t *auth = h->auth;
   bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
-  char accept[256] = "", cookie[200], text[256];
+  char accept[256] = "", cookie[200], text[512], name[256];
   int i;
 
   h->login = false; /* a kept-alive connection's earlier request may have been one */
@@ -737,8 +775,10 @@ static int auth__on_request(struct lws *wsi, auth__http_t *h, const char *path) 
                     "{\"error\":\"not logged in\"}\n");
       return 0;
     }
-    snprintf(text, sizeof(text), "{\"login\":\"%s\",\"org\":%" PRId64 ",\"role\":\"%s\"}\n",
-             auth->sessions[i].login, auth->sessions[i].org,
+    auth__json_str(auth->sessions[i].name, name, sizeof(name));
+    snprintf(text, sizeof(text),
+             "{\"login\":\"%s\",\"name\":%s,\"org\":%" PRId64 ",\"role\":\"%s\"}\n",
+             auth->sessions[i].login, name, auth->sessions[i].org,
              auth->sessions[i].can_write ? "coordinator" : "viewer");
     auth__respond(wsi, h, HTTP_STATUS_OK, NULL, NULL, "application/json", text);
     return 0;

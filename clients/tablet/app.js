@@ -362,13 +362,16 @@ function viewToday() {
     activities.length || !known ? h('h2', {}, t('start_title')) : null,
     activities.length ? h('p.help', {}, t('start_help')) : known ? null : h('p.help', {}, t('start_none')),
     h('ul.activities', {}, activities.map((a) => h('li', {},
-      h('button.activity', { onclick: () => startSession(a, today), dataset: { activity: a.id } },
+      h('button.activity', { onclick: () => startSession(a), dataset: { activity: a.id } },
         h('span.time', {}, a.start_time || ''),
         h('span.what', {}, h('strong', {}, a.name), h('small', {}, (locations.get(a.location) || {}).name || '')),
         h('span.chip.go', {}, t('start_button')))))));
 }
 
-async function startSession(activity, today) {
+/* Today's session of an activity, started now: today is the day of the
+ * tap, not of when the list was drawn (a tablet left on over night). */
+async function startSession(activity) {
+  const today = client.today();
   const id = adHocSessionId(activity.id, today);
   if (!client.replica.get('session', id)) {
     const fields = { activity: activity.id, date: today };
@@ -760,6 +763,15 @@ async function boot() {
     render();
   });
   window.addEventListener('online', () => client.start(true));
+  /* At midnight (the organisation's) today's screen is another day's. */
+  let shownDay = client.today();
+  setInterval(() => {
+    if (client.enrolled && client.today() !== shownDay) {
+      shownDay = client.today();
+      changed();
+      render();
+    }
+  }, 30000);
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') client.start(true);
   });

@@ -49,6 +49,11 @@
       done_revert: 'Teruggezet; de tablets krijgen het meteen.', done_dismiss: 'Conflict afgesloten.',
       done_merge: 'Samengevoegd; de tablets krijgen het meteen.', failed: 'Niet gelukt: {0}',
       logout: 'Uitloggen', signed_in: 'Ingelogd als {0}', read_only: '{0} (alleen lezen)',
+      c_reverted: 'Teruggezet naar: {0}.',
+      err_BAD_CREDENTIALS: 'deze login mag alleen kijken; vraag een beheerder',
+      err_OUT_OF_SCOPE: 'dat is niet uw organisatie', err_BAD_FIELD: 'die bestaat niet (meer)',
+      err_INVALID_OP: 'dat is al gebeurd, of zou in een kring samenvoegen',
+      err_SHUTTING_DOWN: 'de server stopt even; probeer het zo weer', err_other: 'fout {0}',
       fields: {
         'location.name': 'naam', 'activity.name': 'naam', 'activity.location': 'locatie',
         'activity.weekday': 'weekdag', 'activity.start_time': 'begintijd', 'session.date': 'datum',
@@ -100,6 +105,11 @@
       done_revert: 'Reverted; the tablets get it at once.', done_dismiss: 'Conflict closed.',
       done_merge: 'Merged; the tablets get it at once.', failed: 'Did not work: {0}',
       logout: 'Log out', signed_in: 'Logged in as {0}', read_only: '{0} (read only)',
+      c_reverted: 'Reverted to: {0}.',
+      err_BAD_CREDENTIALS: 'this login may only look; ask an administrator',
+      err_OUT_OF_SCOPE: 'that is not your organisation', err_BAD_FIELD: 'that does not exist (any more)',
+      err_INVALID_OP: 'that was done already, or would merge in a circle',
+      err_SHUTTING_DOWN: 'the server is stopping for a moment; try again shortly', err_other: 'error {0}',
       fields: {
         'location.name': 'name', 'activity.name': 'name', 'activity.location': 'location',
         'activity.weekday': 'weekday', 'activity.start_time': 'start time', 'session.date': 'date',
@@ -424,7 +434,9 @@
     const set = c.type === 'checkin' && c.field === 'status'
       ? t('c_set_person', later.dev, subject, later.v, later.at)
       : t('c_set_field', later.dev, fieldName, subject, later.v, later.at);
-    return set + '; ' + t('c_had', earlier.dev, earlier.v, earlier.at) + '. ' + t('c_kept', kept.v);
+    /* A reverted conflict: the value that lost is what stands now. */
+    const now = c.resolved === 1 ? t('c_reverted', lost.v) : t('c_kept', kept.v);
+    return set + '; ' + t('c_had', earlier.dev, earlier.v, earlier.at) + '. ' + now;
   }
 
   function renderConflicts() {
@@ -438,7 +450,7 @@
       c.context ? h('p', { class: 'context', text: c.context }) : null,
       c.resolved
         ? h('p', { class: 'done', text: t('resolved_' + c.resolved) })
-        : h('div', { class: 'actions' },
+        : !canWrite() ? null : h('div', { class: 'actions' },
           h('button', { type: 'button', class: 'revert', 'data-key': 'revert-' + c.id,
             onclick: (e) => act('revert', { id: c.id }, e.currentTarget),
             text: t('revert', valueWord(c.type, c.field, c.lost_value)) }),
@@ -457,7 +469,7 @@
       h('ul', {}, g.members.map((m) => h('li', { 'data-member': m.id },
         h('span', {}, h('span', { class: 'name', text: m.name }), h('br'),
           h('span', { class: 'who', text: t('dup_member', dayTime(m.first_seen), deviceLabel(m.creator, m.creator_name), m.checkins) })),
-        h('button', { type: 'button', class: 'merge', 'data-key': 'merge-' + m.id,
+        !canWrite() ? null : h('button', { type: 'button', class: 'merge', 'data-key': 'merge-' + m.id,
           onclick: (e) => {
             for (const other of g.members) if (other.id !== m.id) act('merge', { keep: m.id, drop: other.id }, null);
             e.currentTarget.disabled = true;
@@ -506,15 +518,19 @@
   /* ---- who is logged in ---- */
   function renderMe() {
     const el = document.getElementById('who');
-    el.textContent = me ? (me.role === 'viewer' ? t('read_only', t('signed_in', me.login)) : t('signed_in', me.login)) : '';
+    const who = me && t('signed_in', me.name || me.login);
+    el.textContent = me ? (me.role === 'viewer' ? t('read_only', who) : who) : '';
   }
+  /* A viewer's page has no buttons that change anything (the server
+   * refuses them anyway); until the page knows, it shows none. */
+  function canWrite() { return !!me && me.role === 'coordinator'; }
   /* Asks the server who this page's cookie is; without a session the page
    * goes to the login form. Returns whether someone is logged in. */
   async function whoAmI() {
     try {
       const res = await fetch('/auth/me', { headers: { Accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' });
       if (res.status === 401) { leaving = true; location.assign('/login'); return false; }
-      if (res.ok) { me = await res.json(); renderMe(); }
+      if (res.ok) { me = await res.json(); renderMe(); renderConflicts(); renderDuplicates(); }
     } catch (e) { /* the server is away: the feed reconnects */ }
     return true;
   }
@@ -555,7 +571,7 @@
         pending.delete(msg.req);
         if (!kind && msg.ok) break; /* a day or a history asked for: its part follows */
         if (msg.ok) toast(t('done_' + (kind || 'revert')));
-        else toast(t('failed', msg.message || msg.code));
+        else toast(t('failed', TEXT[lang]['err_' + msg.code] ? t('err_' + msg.code) : t('err_other', msg.code)));
         announce(document.getElementById('toast').textContent);
         break;
       }

@@ -43,6 +43,7 @@ export class World {
   async start() {
     this.dir = await mkdtemp(path.join(process.env.TMPDIR || tmpdir(), 'turf-browser-'));
     await mkdir(ARTIFACTS, { recursive: true });
+    await dayWithRoom(DAY_ROOM_S);
     return this.startTurfd();
   }
 
@@ -96,9 +97,15 @@ export class World {
 
   /* turfctl --db <the server's database> args...; returns stdout. */
   async turfctl(...args) {
+    return this.turfctlWith(null, ...args);
+  }
+
+  /* The same with `input` on its stdin (a new coordinator's password). */
+  async turfctlWith(input, ...args) {
     if (!TURFCTL) throw new Error('TURFCTL must point to the binary');
-    const { stdout } = await execFileP(TURFCTL, ['--db', path.join(this.dir, 'server.db'), ...args],
-      { timeout: WAIT_MS });
+    const run = execFileP(TURFCTL, ['--db', path.join(this.dir, 'server.db'), ...args], { timeout: WAIT_MS });
+    run.child.stdin.end(input === null ? '' : input);
+    const { stdout } = await run;
     return stdout;
   }
 
@@ -200,6 +207,23 @@ export class World {
 }
 
 /* Runs body(world) with a started world and cleans up whatever happens. */
+/* A test lasts well under this; the demo's sessions are today's (the
+ * organisation's, Europe/Amsterdam) on the programs' clock, which
+ * scripts/test-clocks may set to just before midnight. */
+const DAY_ROOM_S = 120;
+const WITH_CLOCK = path.resolve(here, '..', 'with-clock');
+
+/* Waits for the next day when the programs' day ends within `seconds`:
+ * a test that opens today's sessions does so on the day they were made. */
+async function dayWithRoom(seconds) {
+  const { stdout } = await execFileP(WITH_CLOCK, ['date', '+%s%3N']);
+  const now = Number(stdout.trim());
+  const p = Object.fromEntries(new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Amsterdam', hourCycle: 'h23',
+    hour: 'numeric', minute: 'numeric', second: 'numeric' }).formatToParts(now).map((x) => [x.type, Number(x.value)]));
+  const left = (24 * 3600 - (p.hour * 3600 + p.minute * 60 + p.second)) * 1000;
+  if (left < seconds * 1000) await new Promise((resolve) => setTimeout(resolve, left + 2000));
+}
+
 export async function withWorld(name, body) {
   const world = new World(name);
   let failed = true;

@@ -45,7 +45,7 @@ grep -aq "$token" "$TURF_DB" "$TURF_DB-wal" 2>/dev/null && fail "the session tok
 
 out=$(me anna)
 [ "$(tail -n1 <<<"$out")" = 200 ] || fail "/auth/me with the cookie: $out"
-grep -q '"login":"anna","org":1,"role":"coordinator"' <<<"$out" || fail "/auth/me said $out"
+grep -q '"login":"anna","name":"Anna de Vries","org":1,"role":"coordinator"' <<<"$out" || fail "/auth/me said $out"
 [ "$(login viewer kijker "viewer password 1")" = 303 ] || fail "viewer refused"
 me viewer | grep -q '"role":"viewer"' || fail "viewer's role"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/auth/me")" = 401 ] || fail "/auth/me without cookie"
