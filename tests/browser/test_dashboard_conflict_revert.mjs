@@ -51,6 +51,10 @@ test('a conflict is explained and reverted from the page', async () => {
     const revert = conflict.getByRole('button', { name: 'Terugzetten naar ' + dutch[lost] });
     await revert.click();
     await conflict.locator('.done', { hasText: 'Teruggezet' }).waitFor();
+    /* What stands now is the value that had lost. */
+    const after = await conflict.locator('.words').textContent();
+    assert.match(after, new RegExp('Teruggezet naar: ' + dutch[lost] + '\\.$'));
+    assert.doesNotMatch(after, /Bewaard/);
     await dance.locator('li', { hasText: 'Fatima el Amrani' }).filter({ hasText: dutch[lost] }).waitFor();
     assert.equal(await page.locator('#conflicts-count').textContent(), '');
     await w.shot(page, 'reverted');
