@@ -270,10 +270,11 @@ export class TurfClient extends EventTarget {
     this._clearTimer('reconnect');
     /* What the server sends merges into the whole replica: load it first. */
     if (!this.replica.isComplete) {
-      const replica = this.replica;
+      /* Asked again when it has loaded (or, reloaded after a failure, by
+       * this same test against the new replica). */
       this.loaded.then(() => {
-        if (this.replica === replica && !this._stopped && !this._ws && !this._timer('reconnect')) this._connect();
-      }, () => {});
+        if (!this._stopped && !this._ws && !this._timer('reconnect')) this._connect();
+      }, () => this._scheduleReconnect());
       return;
     }
     let ws;
