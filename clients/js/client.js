@@ -32,6 +32,7 @@ const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 30000;
 const LOAD_BUCKETS = 200;        /* session buckets read at a time while starting */
 const FLUSH_OPS = 25000;         /* pulled ops kept in memory at most before storing */
+const DEFAULT_ZONE = 'Europe/Amsterdam'; /* an organisation's time zone until a welcome says */
 
 const ERASURE = 9;
 const PARTICIPANT = 4;
@@ -149,9 +150,8 @@ export class TurfClient extends EventTarget {
   get deviceId() { return this._meta.device; }
   get enrolled() { return !!this._meta.token; }
   get orgName() { return this._meta.org || ''; }
-  /* The organisation's time zone (an IANA name): what "today" is. Until
-   * the first welcome, the default one (as the server's). */
-  get timeZone() { return this._meta.tz || 'Europe/Amsterdam'; }
+  /* The organisation's time zone (an IANA name): what "today" is. */
+  get timeZone() { return this._meta.tz || DEFAULT_ZONE; }
   /* Whether participants and every session are loaded (coreLoaded). */
   get coreComplete() { return this.replica.isCoreComplete; }
   get deviceName() { return this._meta.name || ''; }
@@ -162,7 +162,7 @@ export class TurfClient extends EventTarget {
   /* Today's date ("YYYY-MM-DD") in the organisation's time zone. */
   today() { return this._today(this._meta); }
 
-  _today(meta) { return dateIn(meta.tz || 'Europe/Amsterdam', this._opts.now() + (meta.offset || 0)); }
+  _today(meta) { return dateIn(meta.tz || DEFAULT_ZONE, this._opts.now() + (meta.offset || 0)); }
 
   status() {
     return {
