@@ -77,15 +77,6 @@ static const zone_t *tablet__zone(local_t *local) {
   return zone ? zone : zone_cached(ZONE_DEFAULT);
 }
 
-/* HH:MM of a wall-clock time (ms) in the organisation's time zone. */
-static void tablet__hhmm(local_t *local, int64_t ms, char buf[6]) {
-  const zone_t *zone = tablet__zone(local);
-  if (zone)
-    zone_hhmm(zone, ms, buf);
-  else
-    snprintf(buf, 6, "--:--");
-}
-
 void tablet_today(local_t *local, char date[11]) {
   const zone_t *zone = tablet__zone(local);
   if (zone)
@@ -438,11 +429,15 @@ int tablet_print_people(local_t *local, FILE *out) {
   return tablet__finish(local, st, rc);
 }
 
-static void tablet__time_or_dash(local_t *local, sqlite3_stmt *st, int col, char buf[6]) {
+/* HH:MM of a column's wall-clock time (ms) in zone (tablet__zone), "-"
+ * for none. */
+static void tablet__time_or_dash(const zone_t *zone, sqlite3_stmt *st, int col, char buf[6]) {
   if (sqlite3_column_type(st, col) == SQLITE_NULL)
     snprintf(buf, 6, "-");
+  else if (zone)
+    zone_hhmm(zone, sqlite3_column_int64(st, col), buf);
   else
-    tablet__hhmm(local, sqlite3_column_int64(st, col), buf);
+    snprintf(buf, 6, "--:--");
 }
 
 /* A check-in without a status (withdrawn, or only a departure recorded) is
@@ -462,9 +457,10 @@ static int tablet__print_checkins(local_t *local, const char *session, FILE *out
                       &st) != 0)
     return PROTO_ESTORAGE;
   sqlite3_bind_text(st, 1, session, -1, SQLITE_STATIC);
+  const zone_t *zone = tablet__zone(local);
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    tablet__time_or_dash(local, st, 2, arrived);
-    tablet__time_or_dash(local, st, 3, departed);
+    tablet__time_or_dash(zone, st, 2, arrived);
+    tablet__time_or_dash(zone, st, 3, departed);
     fprintf(out, "  %s\t%s\t%s\t%s\n", tablet__col(st, 0), tablet__col(st, 1), arrived,
             departed);
   }
@@ -510,9 +506,10 @@ int tablet_print_messages(local_t *local, const char *activity, FILE *out) {
                       &st) != 0)
     return PROTO_ESTORAGE;
   sqlite3_bind_text(st, 1, activity, -1, SQLITE_STATIC);
+  const zone_t *zone = tablet__zone(local);
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *author = tablet__col(st, 1);
-    tablet__time_or_dash(local, st, 0, when);
+    tablet__time_or_dash(zone, st, 0, when);
     /* Only this tablet's own name is known here; others show their id. */
     fprintf(out, "%s %s %s\n", when, strcmp(author, me) == 0 ? name : author,
             sqlite3_column_int64(st, 3) ? "(deleted)" : tablet__col(st, 2));

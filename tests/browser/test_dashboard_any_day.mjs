@@ -9,6 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withWorld, sessionCard } from './lib.mjs';
 
+/* Named, not taken from the clock: days before any day this test runs (the
+ * suite's clocks too), so today's sessions are newer. */
 const FIRST = '2025-06-04', SECOND = '2025-06-11';
 
 test('any day, and an activity\'s earlier sessions', async () => {

@@ -25,6 +25,7 @@ import websockets
 
 TURFD = os.environ["TURFD"]
 TABLET = os.environ["TURF_TABLET"]
+TURFCTL = os.environ["TURFCTL"]
 WAIT_S = 30
 PARTS = ("orgs", "today", "devices", "conflicts", "duplicates", "messages")
 OWN_PARTS = ("day", "history")  # what one page asked for
@@ -180,6 +181,14 @@ class Feed:
             if (s["activity_name"] or "").startswith(prefix):
                 return s
         raise AssertionError(f"no session {prefix} today")
+
+
+def turfctl(server, *args):
+    """turfctl on the server's database; its output, stripped."""
+    out = subprocess.run([TURFCTL, "--db", server.db, *args], capture_output=True, text=True,
+                         timeout=WAIT_S)
+    assert out.returncode == 0, f"turfctl {' '.join(args)}: {out.stderr}"
+    return out.stdout.strip()
 
 
 def upgrade(port, host, origin=None, cookie=None, address="127.0.0.1"):

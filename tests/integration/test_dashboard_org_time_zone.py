@@ -9,26 +9,17 @@ so. An organisation set to UTC is still on the day before.
 """
 import glob
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dashboard_lib import Feed, Tablet, run  # noqa: E402
+from dashboard_lib import Feed, Tablet, run, turfctl  # noqa: E402
 
-TURFCTL = os.environ["TURFCTL"]
 LIBFAKETIME = (glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1") + [None])[0]
 assert LIBFAKETIME, "libfaketime is not installed (scripts/setup --test installs it)"
 
 # (UTC clock, the date in Amsterdam then, the date in UTC then)
 CLOCKS = [("2027-01-14 23:30:00", "2027-01-15", "2027-01-14"),
           ("2027-07-14 22:30:00", "2027-07-15", "2027-07-14")]
-
-
-def turfctl(server, *args):
-    out = subprocess.run([TURFCTL, "--db", server.db, *args], capture_output=True, text=True,
-                         timeout=30)
-    assert out.returncode == 0, f"turfctl {' '.join(args)}: {out.stderr}"
-    return out.stdout.strip()
 
 
 def check(amsterdam, utc):
