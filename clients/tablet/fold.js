@@ -1,10 +1,13 @@
 // fold.js — names as a search compares them: without case, accents or
 // punctuation, so that "ayse" finds Ayşe, "yildiz" finds Yıldız and
-// "brouwer de vries" finds Brouwer-de Vries. Pure code; no DOM.
+// "brouwer de vries" finds Brouwer-de Vries. Pure code; no DOM. The server
+// folds the same way in C (protocol/fold.c); both pass the shared vectors of
+// protocol/testdata/fold.tsv.
 
 /* Letters that Unicode does not decompose into a base letter and a mark. */
 const SPECIAL = {
   ı: 'i', ł: 'l', ø: 'o', đ: 'd', ð: 'd', þ: 'th', ß: 'ss', æ: 'ae', œ: 'oe', ĳ: 'ij', ħ: 'h', ŧ: 't',
+  ς: 'σ', /* final sigma: a Greek name's last letter */
 };
 
 /* The folded form: lower case, marks removed, apostrophes dropped (O'Brien
@@ -15,7 +18,7 @@ export function fold(text) {
     .toLowerCase()
     .normalize('NFKD')
     .replace(/\p{M}+/gu, '')
-    .replace(/[ıłøđðþßæœĳħŧ]/g, (c) => SPECIAL[c])
+    .replace(/[ıłøđðþßæœĳħŧς]/g, (c) => SPECIAL[c])
     .replace(/['’ʼ`]/g, '')
     .replace(/[^\p{L}\p{N}]+/gu, ' ')
     .trim();

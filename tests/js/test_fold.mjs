@@ -1,7 +1,10 @@
 // The tablet app's name search: case, accents and punctuation do not
-// matter; every word typed must start a word of the name.
+// matter; every word typed must start a word of the name. The shared
+// vectors of protocol/testdata/fold.tsv are the ones the server's C fold
+// passes too (tests/unit/test_fold.c).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { fold, queryWords, matches } from '../../clients/tablet/fold.js';
 
 const finds = (name, query) => matches(fold(name), queryWords(query));
@@ -29,4 +32,14 @@ test('a search does not find what it should not', () => {
   assert.ok(!finds('Fatima Bouzid', 'atima'));
   assert.ok(!finds('Ayşe Yıldız', 'ayse yilmaz'));
   assert.ok(!finds('Kees van Dijk', 'kees de'));
+});
+
+test('the shared vectors fold as the server folds them', () => {
+  const url = new URL('../../protocol/testdata/fold.tsv', import.meta.url);
+  const lines = readFileSync(url, 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+  assert.ok(lines.length >= 30);
+  for (const line of lines) {
+    const [name, folded] = line.split('\t');
+    assert.equal(fold(name), folded, name);
+  }
 });
