@@ -34,16 +34,17 @@
 /* How often a page's login is checked: logging out (or an account turfctl
  * disabled) closes its pages within this. */
 #define DASH__SESSION_CHECK_US (2 * LWS_USEC_PER_SEC)
-/* The parts every page of an organisation shows (the others are a page's
- * own: the day and the history it chose). */
+/* The parts every page of an organisation shows (the others, from
+ * STORE_VIEW_DAY on, are a page's own: the day, the history, the search and
+ * the participant it chose). */
 #define DASH__ALL_PARTS ((1u << STORE_VIEW_DAY) - 1)
-#define DASH__OWN_PARTS ((1u << STORE_VIEW_DAY) | (1u << STORE_VIEW_HISTORY))
 /* What a commit can change: everything but the list of organisations. */
 #define DASH__COMMIT_PARTS (DASH__ALL_PARTS & ~(1u << STORE_VIEW_ORGS))
 #define DASH__DEVICE_PARTS (1u << STORE_VIEW_DEVICES)
 
 static const char *const dash__part_names[STORE_VIEW_NPARTS] = {
     "orgs", "today", "devices", "conflicts", "duplicates", "messages", "day", "history",
+    "people", "person",
 };
 
 typedef struct dash_msg_s dash_msg_t;
@@ -64,6 +65,8 @@ struct dash_client_s {
   bool ready;         /* has had its first whole view: gets refreshes */
   char day[11];       /* the date it looks at besides today ("" for none) */
   char history[PROTO_MAX_ID_BYTES + 1]; /* the activity whose sessions it lists */
+  char search[STORE_SEARCH_MAX + 1];    /* what it searches participants for */
+  char person[PROTO_MAX_ID_BYTES + 1];  /* the participant whose page it shows */
   bool own_in_flight; /* a read of its own parts is with the store */
   bool own_pending;   /* and they changed again since it was sent */
   dash_msg_t *txq, *txq_tail;
@@ -109,6 +112,8 @@ typedef struct {
   char drop[PROTO_MAX_ID_BYTES + 1];
   char date[16];
   char activity[PROTO_MAX_ID_BYTES + 1];
+  char participant[PROTO_MAX_ID_BYTES + 1];
+  char q[DASH__MAX_RX];  /* checked against STORE_SEARCH_MAX after parsing */
 } dash_cmd_t;
 
 static int64_t dash__now_ms(void) {
@@ -401,7 +406,10 @@ static void dash__own_done(store_req_t *req) {
 
 static void dash__own_refresh(dashboard_t *dash, dash_client_t *c) {
   dash_job_t *job;
-  uint32_t parts = (c->day[0] ? 1u << STORE_VIEW_DAY : 0) | (c->history[0] ? 1u << STORE_VIEW_HISTORY : 0);
+  uint32_t parts = (c->day[0] ? 1u << STORE_VIEW_DAY : 0) |
+                   (c->history[0] ? 1u << STORE_VIEW_HISTORY : 0) |
+                   (c->search[0] ? 1u << STORE_VIEW_PEOPLE : 0) |
+                   (c->person[0] ? 1u << STORE_VIEW_PERSON : 0);
 
   if (!parts || !c->ready) return;
   if (c->own_in_flight) {
@@ -415,6 +423,9 @@ static void dash__own_refresh(dashboard_t *dash, dash_client_t *c) {
   job->req.u.view.now_ms = dash__now_ms();
   memcpy(job->req.u.view.day, c->day, sizeof c->day);
   memcpy(job->req.u.view.activity, c->history, sizeof c->history);
+  memcpy(job->req.u.view.search, c->search, sizeof c->search);
+  memcpy(job->req.u.view.participant, c->person, sizeof c->person);
+  job->req.u.view.with_contact = c->user.can_write;
   if (store_submit(dash->store, &job->req, dash__own_done) != 0) {
     dash__job_free(job);
     return;
@@ -422,11 +433,18 @@ static void dash__own_refresh(dashboard_t *dash, dash_client_t *c) {
   c->own_in_flight = true;
 }
 
+/* Records of org changed: every part that shows them, every page's own. */
+static void dash__records_changed(dashboard_t *dash, int64_t org) {
+  dash__refresh(dash, org, DASH__COMMIT_PARTS);
+  for (dash_client_t *c = dash->clients; c; c = c->next)
+    if (c->ready && c->org == org) dash__own_refresh(dash, c);
+}
+
 void dashboard_on_commit(dashboard_t *dash, int64_t org, uint32_t ncommitted) {
-  dash__refresh(dash, org, ncommitted ? DASH__COMMIT_PARTS : DASH__DEVICE_PARTS);
   if (ncommitted)
-    for (dash_client_t *c = dash->clients; c; c = c->next)
-      if (c->ready && c->org == org) dash__own_refresh(dash, c);
+    dash__records_changed(dash, org);
+  else
+    dash__refresh(dash, org, DASH__DEVICE_PARTS);
 }
 
 void dashboard_on_device(dashboard_t *dash, int64_t org) {
@@ -484,7 +502,7 @@ static void dash__action_done(store_req_t *req) {
   if (req->status == 0) {
     /* The server's op goes to the tablets exactly as a push's does. */
     if (a->nops) sync_org_changed(dash->sync, a->org_id);
-    dash__refresh(dash, a->org_id, DASH__COMMIT_PARTS);
+    dash__records_changed(dash, a->org_id);
   }
   dash__job_free(job);
 }
@@ -664,6 +682,10 @@ static int dash__parse(const char *s, size_t len, dash_cmd_t *cmd) {
       p = dash__string(p, e, cmd->date, sizeof cmd->date);
     else if (strcmp(key, "activity") == 0)
       p = dash__string(p, e, cmd->activity, sizeof cmd->activity);
+    else if (strcmp(key, "participant") == 0)
+      p = dash__string(p, e, cmd->participant, sizeof cmd->participant);
+    else if (strcmp(key, "q") == 0)
+      p = dash__string(p, e, cmd->q, sizeof cmd->q);
     else
       p = dash__skip(p, e);
     if (!p) return -1;
@@ -709,6 +731,25 @@ static void dash__on_message(dashboard_t *dash, dash_client_t *c, const char *ms
       return;
     }
     snprintf(c->history, sizeof c->history, "%s", cmd.activity);
+    dash__send_result(c, cmd.req, 0, NULL);
+    dash__own_refresh(dash, c);
+  } else if (strcmp(cmd.t, "people") == 0) {
+    /* Participants whose name matches q, or "" for none: the part
+     * "people", again after every change. */
+    if (strlen(cmd.q) > STORE_SEARCH_MAX) {
+      dash__send_result(c, cmd.req, PROTO_EBAD_FIELD, "a search is at most 100 bytes");
+      return;
+    }
+    memcpy(c->search, cmd.q, strlen(cmd.q) + 1);
+    dash__send_result(c, cmd.req, 0, NULL);
+    dash__own_refresh(dash, c);
+  } else if (strcmp(cmd.t, "person") == 0) {
+    /* One participant's page, or "" for none: the part "person". */
+    if (cmd.participant[0] && !proto_id_valid(proto_str(cmd.participant))) {
+      dash__send_result(c, cmd.req, PROTO_EBAD_FIELD, "participant is an id");
+      return;
+    }
+    snprintf(c->person, sizeof c->person, "%s", cmd.participant);
     dash__send_result(c, cmd.req, 0, NULL);
     dash__own_refresh(dash, c);
   } else if (strcmp(cmd.t, "org") == 0) {

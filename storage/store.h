@@ -139,6 +139,8 @@ typedef struct {
   uint64_t head;              /* org's newest server_seq at read time */
 } store_pull_t;
 
+#define STORE_SEARCH_MAX 100 /* bytes of a dashboard's participant search */
+
 /* Parts of the dashboard's view; each is one JSON document (built by
  * SQLite's json functions, so storage never hand-escapes text). Their
  * shapes are documented in docs/dashboard.md. */
@@ -151,6 +153,8 @@ typedef enum {
   STORE_VIEW_MESSAGES,       /* group messages per activity */
   STORE_VIEW_DAY,            /* the sessions of another date (day), as today's */
   STORE_VIEW_HISTORY,        /* the sessions of one activity, newest first */
+  STORE_VIEW_PEOPLE,         /* participants whose name a search matches */
+  STORE_VIEW_PERSON,         /* one participant: visits, history, referral */
   STORE_VIEW_NPARTS
 } store_view_part_t;
 
@@ -162,6 +166,10 @@ typedef struct {
                                  the organisation's time zone */
   char day[11];               /* STORE_VIEW_DAY: "YYYY-MM-DD" */
   char activity[PROTO_MAX_ID_BYTES + 1]; /* STORE_VIEW_HISTORY: its id */
+  char search[STORE_SEARCH_MAX + 1];     /* STORE_VIEW_PEOPLE: what was typed */
+  char participant[PROTO_MAX_ID_BYTES + 1]; /* STORE_VIEW_PERSON: its id */
+  bool with_contact;          /* STORE_VIEW_PERSON: contact details too
+                                 (a coordinator's page, never a viewer's) */
   /* out (owned by the request) */
   int64_t org;                /* the organisation shown (0: there is none) */
   char today[11];             /* "YYYY-MM-DD" of now_ms there */

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fold.h"
 #include "hlc.h"
 #include "schema.h"
 
@@ -91,6 +92,59 @@ static const char store__view_history[] =
     "FROM sessions s LEFT JOIN activities a ON a.org = s.org AND a.id = s.activity "
     "WHERE s.org = ?1 AND s.activity = ?2 "
     "ORDER BY s.date DESC, COALESCE(s.start_time, a.start_time) DESC, s.id LIMIT 400)), '[]')))";
+
+/* Participants whose name the search ?2 matches (fold.h: case, accents
+ * and punctuation aside, each word typed starts a word of the name), by
+ * name; the first 50 of them and how many there are. One merged into
+ * another is found as that other. */
+static const char store__view_people[] =
+    "WITH m AS (SELECT p.org, p.id, p.name, p.referral FROM participants p"
+    "  WHERE p.org = ?1 AND p.merged_into IS NULL AND p.name IS NOT NULL"
+    "  AND turf_name_matches(p.name, ?2)) "
+    "SELECT json_object('q', ?2, 'total', (SELECT count(*) FROM m),"
+    "  'people', json(COALESCE((SELECT json_group_array(json(x)) FROM (SELECT json_object("
+    "    'id', m.id, 'name', m.name, 'referral', m.referral,"
+    "    'visits', (SELECT count(*) FROM checkins c WHERE c.org = m.org"
+    "       AND c.participant = m.id AND c.status = 'present'),"
+    "    'last', (SELECT max(s.date) FROM checkins c JOIN sessions s ON s.org = c.org"
+    "       AND s.id = c.session WHERE c.org = m.org AND c.participant = m.id"
+    "       AND c.status = 'present')) AS x "
+    "  FROM m ORDER BY m.name, m.id LIMIT 50)), '[]')))";
+
+/* One participant (?2): who they are, their visits per activity as "3 of
+ * the 10 sessions held since their first visit there" (cancelled ones
+ * apart; ?3 is today), and their last 400 check-ins, newest first. Contact
+ * details only when ?4 (a coordinator asks, never a viewer). A participant
+ * merged into another says so; one that does not exist is "missing". */
+static const char store__view_person[] =
+    "WITH v AS (SELECT c.session, c.status, c.arrived, c.departed, s.date, s.activity,"
+    "    COALESCE(s.start_time, a.start_time) AS start, a.name AS activity_name"
+    "  FROM checkins c JOIN sessions s ON s.org = c.org AND s.id = c.session"
+    "  LEFT JOIN activities a ON a.org = s.org AND a.id = s.activity"
+    "  WHERE c.org = ?1 AND c.participant = ?2 AND c.status IS NOT NULL),"
+    "act AS (SELECT activity, max(activity_name) AS name, count(*) AS visits,"
+    "    min(date) AS first, max(date) AS last FROM v WHERE status = 'present'"
+    "  GROUP BY activity) "
+    "SELECT CASE WHEN p.id IS NULL THEN json_object('id', ?2, 'missing', 1) ELSE json_object("
+    "  'id', p.id, 'name', p.name, 'pseudonym', p.pseudonym, 'referral', p.referral,"
+    "  'contact', CASE WHEN ?4 THEN p.contact END, 'first_seen', p.first_seen,"
+    "  'merged_into', p.merged_into, 'merged_into_name', (SELECT q.name FROM participants q"
+    "     WHERE q.org = p.org AND q.id = p.merged_into),"
+    "  'visits', (SELECT count(*) FROM v WHERE status = 'present'),"
+    "  'first', (SELECT min(date) FROM v WHERE status = 'present'),"
+    "  'last', (SELECT max(date) FROM v WHERE status = 'present'),"
+    "  'activities', json(COALESCE((SELECT json_group_array(json(y)) FROM (SELECT json_object("
+    "     'id', act.activity, 'name', act.name, 'visits', act.visits, 'first', act.first,"
+    "     'last', act.last, 'of', (SELECT count(*) FROM sessions s WHERE s.org = ?1"
+    "       AND s.activity = act.activity AND NOT COALESCE(s.cancelled, 0)"
+    "       AND s.date >= act.first AND s.date <= max(?3, act.last))) AS y"
+    "     FROM act ORDER BY act.last DESC, act.name)), '[]')),"
+    "  'history', json(COALESCE((SELECT json_group_array(json(z)) FROM (SELECT json_object("
+    "     'session', v.session, 'date', v.date, 'start', v.start, 'activity', v.activity,"
+    "     'activity_name', v.activity_name, 'status', v.status, 'arrived', v.arrived,"
+    "     'departed', v.departed) AS z"
+    "     FROM v ORDER BY v.date DESC, v.start DESC, v.session LIMIT 400)), '[]'))) END "
+    "FROM (SELECT 1) LEFT JOIN participants p ON p.org = ?1 AND p.id = ?2";
 
 /* The server's own devices write merges and reverts, and turfctl's
  * (turfctl-<uuid>, admin_db.h) what an administrator creates; they are not
@@ -199,18 +253,26 @@ static void store__build_conflicts_sql(void) {
     abort();
 }
 
-/* Runs one part's query into *out (malloc'd, NUL-terminated); text is ?2. */
-static int store__view_part(sqlite3 *db, const char *sql, int64_t org, const char *text,
-                            char **out) {
+/* Runs one part's query into *out (malloc'd, NUL-terminated). Its
+ * parameters, as far as it numbers them: ?1 the organisation, ?2 text (the
+ * part's own: a date, an activity, a search, a participant), ?3 today there,
+ * ?4 whether contact details may be shown. */
+static int store__view_part(sqlite3 *db, const char *sql, const store_view_t *v,
+                            const char *text, char **out) {
   sqlite3_stmt *st = NULL;
-  int rc, result = PROTO_ESTORAGE;
+  int rc, result = PROTO_ESTORAGE, nparams;
 
   if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
     goto fail;
-  if (sqlite3_bind_parameter_count(st) >= 1)
-    sqlite3_bind_int64(st, 1, org);
-  if (sqlite3_bind_parameter_count(st) >= 2)
+  nparams = sqlite3_bind_parameter_count(st);
+  if (nparams >= 1)
+    sqlite3_bind_int64(st, 1, v->org);
+  if (nparams >= 2)
     sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+  if (nparams >= 3)
+    sqlite3_bind_text(st, 3, v->today, -1, SQLITE_STATIC);
+  if (nparams >= 4)
+    sqlite3_bind_int(st, 4, v->with_contact);
   rc = sqlite3_step(st);
   if (rc != SQLITE_ROW)
     goto fail;
@@ -236,6 +298,42 @@ done:
   return result;
 }
 
+/* turf_name_matches(name, query): fold.h's search. The query is folded
+ * once per statement when SQLite keeps it as the argument's auxiliary
+ * data. A fold can grow a name by half (½ is "1 2"); a longer one is cut. */
+#define STORE__FOLDED_MAX (2 * 1024)
+static void store__name_matches(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  char name[STORE__FOLDED_MAX], qbuf[STORE__FOLDED_MAX];
+  const unsigned char *n = sqlite3_value_text(argv[0]);
+  const char *query = sqlite3_get_auxdata(ctx, 1);
+
+  (void)argc;
+  if (query == NULL) {
+    const unsigned char *q = sqlite3_value_text(argv[1]);
+    size_t len = fold_text(q ? (const char *)q : "", qbuf, sizeof qbuf);
+    char *kept = malloc(len + 1);
+    query = qbuf;
+    if (kept != NULL) {
+      memcpy(kept, qbuf, len + 1);
+      sqlite3_set_auxdata(ctx, 1, kept, free); /* frees it if it cannot keep it */
+    }
+  }
+  if (n == NULL) {
+    sqlite3_result_int(ctx, 0);
+    return;
+  }
+  fold_text((const char *)n, name, sizeof name);
+  sqlite3_result_int(ctx, fold_matches(name, query));
+}
+
+int store__dashboard_functions(sqlite3 *db) {
+  return sqlite3_create_function_v2(db, "turf_name_matches", 2,
+                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
+                                    store__name_matches, NULL, NULL, NULL) == SQLITE_OK
+             ? 0
+             : -1;
+}
+
 int store__view(sqlite3 *db, store_req_t *req) {
   store_view_t *v = &req->u.view;
   const char *sql[STORE_VIEW_NPARTS];
@@ -251,6 +349,8 @@ int store__view(sqlite3 *db, store_req_t *req) {
   sql[STORE_VIEW_MESSAGES] = store__view_messages;
   sql[STORE_VIEW_DAY] = store__view_today;
   sql[STORE_VIEW_HISTORY] = store__view_history;
+  sql[STORE_VIEW_PEOPLE] = store__view_people;
+  sql[STORE_VIEW_PERSON] = store__view_person;
 
   memset(v->json, 0, sizeof(v->json));
   v->org = 0;
@@ -279,9 +379,11 @@ int store__view(sqlite3 *db, store_req_t *req) {
 
   for (int part = 0; part < STORE_VIEW_NPARTS && result == 0; part++)
     if (v->parts & (1u << part))
-      result = store__view_part(db, sql[part], v->org,
+      result = store__view_part(db, sql[part], v,
                                 part == STORE_VIEW_DAY       ? v->day
                                 : part == STORE_VIEW_HISTORY ? v->activity
+                                : part == STORE_VIEW_PEOPLE  ? v->search
+                                : part == STORE_VIEW_PERSON  ? v->participant
                                                              : v->today,
                                 &v->json[part]);
 

@@ -11,6 +11,10 @@
 #include "scope.h"
 #include "store.h"
 
+/* Registers on db (the reader's connection) the SQL functions the views
+ * use: turf_name_matches(name, query), fold.h's search. Returns 0 or -1. */
+int store__dashboard_functions(sqlite3 *db);
+
 /* Reader thread: fills req->u.view in one read transaction on db (the
  * reader's query-only connection). Returns 0 or PROTO_ESTORAGE / NOMEM;
  * outputs are freed by store__view_dispose either way. */

@@ -613,6 +613,8 @@ static int store__reader_open(store__reader_t *r, const char *path) {
     goto fail;
   STORE__READER_STMTS(STORE__PREPARE)
 #undef STORE__PREPARE
+  if (store__dashboard_functions(r->db) != 0)
+    goto fail;
   r->scope = scope_open(r->db);
   if (r->scope == NULL)
     goto fail;

@@ -31,7 +31,7 @@ static const char usage[] =
     "  checkin SESSION PERSON | checkout SESSION PERSON\n"
     "  uncheck SESSION PERSON   (undo a check-in: not checked in, not absent)\n"
     "  status SESSION PERSON present|absent|excused\n"
-    "  walkin SESSION NAME [--referral TEXT]\n"
+    "  walkin SESSION NAME [--referral TEXT] [--contact TEXT]\n"
     "  tally SESSION [N]\n"
     "  post ACTIVITY TEXT | edit MESSAGE TEXT | delete MESSAGE | messages ACTIVITY\n"
     "  log SESSION [--start] [--end] [--headcount N] [--notes TEXT]\n"
@@ -424,7 +424,7 @@ static int main__sim(int argc, char **argv) {
 
 /* Commands on the local file alone (they work offline). */
 static int main__local_command(local_t *local, const char *cmd, int argc, char **argv) {
-  static const char *const walkin_valued[] = {"--referral", NULL};
+  static const char *const walkin_valued[] = {"--referral", "--contact", NULL};
   static const char *const log_valued[] = {"--headcount", "--notes", NULL};
   static const char *const log_flags[] = {"--start", "--end", NULL};
   char s[TABLET_ID_SIZE], p[TABLET_ID_SIZE], id[TABLET_ID_SIZE];
@@ -494,7 +494,8 @@ static int main__local_command(local_t *local, const char *cmd, int argc, char *
   }
   if (strcmp(cmd, "walkin") == 0) {
     if (main__want(&a, 2, 2, cmd) != 0 || tablet_find_session(local, a.pos[0], s) != 0 ||
-        tablet_walkin(local, s, a.pos[1], main__opt(&a, "--referral"), id) != 0)
+        tablet_walkin(local, s, a.pos[1], main__opt(&a, "--referral"),
+                      main__opt(&a, "--contact"), id) != 0)
       return 1;
     printf("%s\n", id);
     return 0;

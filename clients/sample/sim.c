@@ -258,7 +258,7 @@ static uint32_t sim__random_op(sim__tablet_t *t, uint32_t k, uint32_t left) {
     return tablet_checkout(t->local, session, person) == 0;
   if (dice < 53 && left >= 2) {
     if (tablet_walkin(t->local, session, sim__names[sim__pick(r, 8)],
-                      sim__referrals[sim__pick(r, 4)], id) != 0)
+                      sim__referrals[sim__pick(r, 4)], NULL, id) != 0)
       return 0;
     sim__push_id(&t->people, &t->npeople, &t->cap_people, id);
     return 2;

@@ -254,9 +254,9 @@ int tablet_set_status(local_t *local, const char *session, const char *person,
 }
 
 int tablet_walkin(local_t *local, const char *session, const char *name, const char *referral,
-                  char id_out[TABLET_ID_SIZE]) {
+                  const char *contact, char id_out[TABLET_ID_SIZE]) {
   char id[LOCAL_UUID_LEN + 1];
-  proto_field_t f[3];
+  proto_field_t f[4];
   uint32_t n = 0;
   int64_t now = local_now(local);
   int rc;
@@ -266,6 +266,8 @@ int tablet_walkin(local_t *local, const char *session, const char *name, const c
   f[n++] = tablet__int(SCHEMA_PARTICIPANT, "first_seen", now);
   if (referral != NULL)
     f[n++] = tablet__str(SCHEMA_PARTICIPANT, "referral", referral);
+  if (contact != NULL)
+    f[n++] = tablet__str(SCHEMA_PARTICIPANT, "contact", contact);
   rc = tablet__record(local, SCHEMA_PARTICIPANT, id, NULL, f, n, NULL, NULL);
   if (rc != 0)
     return rc;

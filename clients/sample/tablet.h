@@ -38,10 +38,10 @@ int tablet_checkout(local_t *local, const char *session, const char *person);
  * checked in, as if the tap had never happened. */
 int tablet_set_status(local_t *local, const char *session, const char *person,
                       const char *status);
-/* A new participant (first seen now, optional referral) checked in at
- * once; the new id is copied to id_out. */
+/* A new participant (first seen now; referral and contact may be NULL)
+ * checked in at once; the new id is copied to id_out. */
 int tablet_walkin(local_t *local, const char *session, const char *name, const char *referral,
-                  char id_out[TABLET_ID_SIZE]);
+                  const char *contact, char id_out[TABLET_ID_SIZE]);
 /* Adds delta (may be negative) to this device's counter for session; the
  * op carries the new absolute count, copied to *count_out (may be NULL). */
 int tablet_tally(local_t *local, const char *session, int64_t delta, int64_t *count_out);

@@ -505,7 +505,7 @@ static void chaos__record(chaos__tab_t *tab, size_t text_len) {
     rc = tablet_checkout(tab->local, session, person);
   } else if (dice < 50) {
     rc = tablet_walkin(tab->local, session, chaos__names[chaos__pick(r, 8)],
-                       chaos__referrals[chaos__pick(r, 4)], id);
+                       chaos__referrals[chaos__pick(r, 4)], NULL, id);
     if (rc == 0)
       chaos__ids_push(&run->people, &run->npeople, &run->cap_people, id);
   } else if (dice < 64) {

@@ -28,7 +28,7 @@ TABLET = os.environ["TURF_TABLET"]
 TURFCTL = os.environ["TURFCTL"]
 WAIT_S = 30
 PARTS = ("orgs", "today", "devices", "conflicts", "duplicates", "messages")
-OWN_PARTS = ("day", "history")  # what one page asked for
+OWN_PARTS = ("day", "history", "people", "person")  # what one page asked for
 
 
 class Server:
@@ -183,10 +183,11 @@ class Feed:
         raise AssertionError(f"no session {prefix} today")
 
 
-def turfctl(server, *args):
-    """turfctl on the server's database; its output, stripped."""
+def turfctl(server, *args, stdin=None):
+    """turfctl on the server's database (stdin: what it reads, such as a
+    new password); its output, stripped."""
     out = subprocess.run([TURFCTL, "--db", server.db, *args], capture_output=True, text=True,
-                         timeout=WAIT_S)
+                         input=stdin, timeout=WAIT_S)
     assert out.returncode == 0, f"turfctl {' '.join(args)}: {out.stderr}"
     return out.stdout.strip()
 

@@ -203,7 +203,7 @@ int main(void) {
 
   /* Recording on a. */
   CHECK_EQ_INT(tablet_checkin(a, dance, "p-joop"), 0);
-  CHECK_EQ_INT(tablet_walkin(a, dance, "Zeynep Kaya", "wijkteam", walkin), 0);
+  CHECK_EQ_INT(tablet_walkin(a, dance, "Zeynep Kaya", "wijkteam", NULL, walkin), 0);
   CHECK_EQ_INT(local_outbox_count(a), 3); /* check-in, participant, its check-in */
   CHECK_EQ_INT(tablet_tally(a, dance, 3, &count), 0);
   CHECK_EQ_INT(count, 3);
