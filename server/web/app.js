@@ -24,6 +24,14 @@
       history_none: 'Deze activiteit had nog geen bijeenkomsten.', history_row: '{0} aanwezig + {1} anoniem',
       log: 'Logboek', log_headcount: 'geteld: {0}', log_from: 'van {0}', log_to: 'tot {0}',
       new_people: 'Voor het eerst', via: 'via {0}',
+      nav_people: 'Deelnemers', people: 'Deelnemers', people_search: 'Zoek op naam',
+      people_hint: 'Hoofdletters en accenten maken niet uit.', people_none: 'Niemand gevonden met die naam.',
+      people_more: 'De eerste {0} van {1}; typ meer van de naam.', people_row: '{0} keer, laatst {1}',
+      people_never: 'nog niet geweest', person: 'Deelnemer', visits_of: '{0} van de {1} keer',
+      first_visit: 'Eerste keer', last_visit: 'Laatste keer', referral: 'Verwezen door', contact: 'Contact',
+      pseudonym: 'Schuilnaam', per_activity: 'Per activiteit', attendance: 'Aanwezigheid',
+      person_none: 'Nog geen check-ins.', person_missing: 'Deze deelnemer bestaat niet (meer).',
+      merged_into: 'Samengevoegd met', first_last: 'eerste keer {0} · laatste keer {1}',
       cancelled: 'afgelast', headcount: 'aantal aanwezig', headcount_note: '{0} met naam + {1} anoniem',
       nobody: 'Nog niemand ingecheckt.', left: 'weg {0}',
       status_present: 'aanwezig', status_absent: 'afwezig', status_excused: 'afgemeld', status_none: 'niet ingecheckt',
@@ -80,6 +88,14 @@
       history_none: 'This activity has had no sessions yet.', history_row: '{0} present + {1} anonymous',
       log: 'Log', log_headcount: 'counted: {0}', log_from: 'from {0}', log_to: 'until {0}',
       new_people: 'First time', via: 'via {0}',
+      nav_people: 'Participants', people: 'Participants', people_search: 'Search by name',
+      people_hint: 'Capitals and accents do not matter.', people_none: 'Nobody found by that name.',
+      people_more: 'The first {0} of {1}; type more of the name.', people_row: '{0} visits, last {1}',
+      people_never: 'not come yet', person: 'Participant', visits_of: '{0} of the {1} times',
+      first_visit: 'First visit', last_visit: 'Last visit', referral: 'Referred by', contact: 'Contact',
+      pseudonym: 'Pseudonym', per_activity: 'Per activity', attendance: 'Attendance',
+      person_none: 'No check-ins yet.', person_missing: 'This participant does not exist (any more).',
+      merged_into: 'Merged into', first_last: 'first visit {0} · last visit {1}',
       cancelled: 'cancelled', headcount: 'headcount', headcount_note: '{0} named + {1} anonymous',
       nobody: 'Nobody checked in yet.', left: 'left {0}',
       status_present: 'present', status_absent: 'absent', status_excused: 'excused', status_none: 'not checked in',
@@ -131,6 +147,7 @@
     org: 0, wantOrg: 0, orgs: [], today: null, devices: null, online: new Set(), conflicts: null,
     duplicates: null, messages: null, seenArrivals: null, freshArrivals: new Set(), seenPeople: null,
     day: null, dayData: null, history: null, historyData: null,
+    search: '', peopleData: null, person: null, personData: null,
   };
   let ws = null, retry = 0, reqNo = 0, me = null, leaving = false;
   const pending = new Map(); /* page request number -> kind of action */
@@ -231,7 +248,7 @@
     const body = document.getElementById(id);
     const active = document.activeElement;
     const key = active && body.contains(active) ? active.getAttribute('data-key') : null;
-    body.replaceChildren(...nodes.flat());
+    body.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false));
     if (key) {
       const again = body.querySelector('[data-key="' + CSS.escape(key) + '"]');
       if (again) again.focus();
@@ -309,7 +326,8 @@
             now.add(key + '/' + c.status);
             const fresh = seen && !seen.has(key + '/' + c.status);
             return h('li', { 'data-participant': c.participant, class: fresh ? 'fresh' : null },
-              h('span', { class: 'name', text: c.name }),
+              h('button', { type: 'button', class: 'link name', 'data-key': 'person-' + key,
+                onclick: () => showPerson(c.participant) }, c.name),
               h('span', {},
                 h('span', { class: 'chip ' + (c.status || ''), text: statusWord(c.status) }), ' ',
                 h('span', { class: 'time', text: c.departed ? t('left', hhmm(c.departed)) : hhmm(c.arrived) })));
@@ -356,6 +374,81 @@
         onclick: () => { pickDay(s.date); document.getElementById('today').focus(); } },
       longDate(s.date, true) + (s.start ? ' ' + s.start : '')),
       h('span', { class: 'muted', text: s.cancelled ? t('cancelled') : t('history_row', s.present, s.tally) })))));
+  }
+
+  /* ---- participants ---- */
+  function shortDate(date) {
+    return date ? new Date(date + 'T12:00:00Z').toLocaleDateString(locale(),
+      { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' }) : '—';
+  }
+  /* A search the server answers as the part "people", again after every
+   * change; "" stops it. */
+  function search(q) {
+    state.search = q;
+    state.peopleData = null;
+    send({ t: 'people', req: ++reqNo, q });
+    renderPeople();
+  }
+  function showPerson(id) {
+    state.person = id;
+    state.personData = null;
+    send({ t: 'person', req: ++reqNo, participant: id || '' });
+    renderPerson();
+    if (id) {
+      const section = document.getElementById('person');
+      section.scrollIntoView({ block: 'start' });
+      section.focus({ preventScroll: true });
+    }
+  }
+
+  function renderPeople() {
+    const data = state.peopleData;
+    if (!state.search) { replaceBody('people-body'); return; }
+    if (!data || data.q !== state.search) return;
+    /* Which search the list answers (typing on may have asked another). */
+    document.getElementById('people-body').dataset.q = data.q;
+    if (!data.people.length) { replaceBody('people-body', h('p', { class: 'empty', text: t('people_none') })); return; }
+    replaceBody('people-body',
+      h('ul', { class: 'found' }, data.people.map((p) => h('li', { 'data-person': p.id },
+        h('button', { type: 'button', class: 'link', 'data-key': 'found-' + p.id, onclick: () => showPerson(p.id) }, p.name),
+        h('span', { class: 'muted', text: p.visits ? t('people_row', p.visits, shortDate(p.last)) : t('people_never') })))),
+      data.total > data.people.length ? h('p', { class: 'muted', text: t('people_more', data.people.length, data.total) }) : null);
+  }
+
+  function renderPerson() {
+    const section = document.getElementById('person');
+    section.hidden = !state.person;
+    const p = state.personData;
+    if (!state.person || !p || p.id !== state.person) return;
+    document.getElementById('person-name').textContent = p.name || '';
+    if (p.missing) { replaceBody('person-body', h('p', { class: 'empty', text: t('person_missing') })); return; }
+    const facts = [
+      [t('first_visit'), shortDate(p.first)], [t('last_visit'), shortDate(p.last)],
+      p.referral ? [t('referral'), p.referral] : null,
+      p.pseudonym ? [t('pseudonym'), p.pseudonym] : null,
+      /* Never sent to a viewer's page. */
+      p.contact ? [t('contact'), p.contact] : null,
+    ].filter(Boolean);
+    replaceBody('person-body',
+      p.merged_into ? h('p', { class: 'merged' }, t('merged_into') + ' ',
+        h('button', { type: 'button', class: 'link', 'data-key': 'merged-' + p.merged_into,
+          onclick: () => showPerson(p.merged_into) }, p.merged_into_name || p.merged_into), '.') : null,
+      h('dl', { class: 'facts' }, facts.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })])),
+      p.activities.length ? [h('h3', { text: t('per_activity') }),
+        h('ul', { class: 'visits' }, p.activities.map((a) => h('li', { 'data-activity': a.id },
+          h('span', { class: 'name', text: a.name || a.id }),
+          h('strong', { 'data-testid': 'visits-of', text: t('visits_of', a.visits, a.of) }),
+          h('span', { class: 'muted', text: t('first_last', shortDate(a.first), shortDate(a.last)) }))))] : null,
+      h('h3', { text: t('attendance') }),
+      p.history.length
+        ? h('ol', { class: 'attendance' }, p.history.map((v) => h('li', { 'data-session': v.session },
+          h('button', { type: 'button', class: 'link', 'data-key': 'visit-' + v.session,
+            onclick: () => { pickDay(v.date); document.getElementById('today').focus(); } },
+          shortDate(v.date) + (v.start ? ' ' + v.start : '')),
+          h('span', { text: v.activity_name || v.activity }),
+          h('span', { class: 'chip ' + (v.status || ''), text: statusWord(v.status) }),
+          v.arrived ? h('span', { class: 'muted time', text: hhmm(v.arrived) + (v.departed ? '–' + hhmm(v.departed) : '') }) : null)))
+        : h('p', { class: 'empty', text: t('person_none') }));
   }
 
   function renderArrivals() {
@@ -544,7 +637,7 @@
   }
 
   function renderAll() {
-    renderOrgs(); renderToday(); renderHistory(); renderDevices(); renderConflicts(); renderDuplicates(); renderMessages();
+    renderOrgs(); renderToday(); renderHistory(); renderPeople(); renderPerson(); renderDevices(); renderConflicts(); renderDuplicates(); renderMessages();
   }
 
   function setConn(on) {
@@ -562,6 +655,8 @@
       case 'today': state.today = msg.data; renderToday(); break;
       case 'day': state.dayData = msg.data; renderToday(); break;
       case 'history': state.historyData = msg.data; renderHistory(); break;
+      case 'people': state.peopleData = msg.data; renderPeople(); break;
+      case 'person': state.personData = msg.data; renderPerson(); break;
       case 'devices': state.devices = msg.data; state.online = new Set(msg.online || []); renderDevices(); break;
       case 'conflicts': state.conflicts = msg.data; renderConflicts(); break;
       case 'duplicates': state.duplicates = msg.data; renderDuplicates(); break;
@@ -592,6 +687,8 @@
       /* What the page looked at before the connection dropped. */
       if (state.day) send({ t: 'day', req: ++reqNo, date: state.day });
       if (state.history) send({ t: 'history', req: ++reqNo, activity: state.history });
+      if (state.search) send({ t: 'people', req: ++reqNo, q: state.search });
+      if (state.person) send({ t: 'person', req: ++reqNo, participant: state.person });
     };
     ws.onmessage = (ev) => {
       const text = typeof ev.data === 'string' ? ev.data : decoder.decode(ev.data);
@@ -624,6 +721,22 @@
     document.getElementById('history-close').addEventListener('click', () => {
       showHistory(null);
       document.getElementById('today').focus();
+    });
+    /* Typing searches after a short pause, not on every key. */
+    let searchTimer = null;
+    const q = document.getElementById('people-q');
+    q.addEventListener('input', () => {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(() => search(q.value.trim()), 250);
+    });
+    document.getElementById('people-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      clearTimeout(searchTimer);
+      search(q.value.trim());
+    });
+    document.getElementById('person-close').addEventListener('click', () => {
+      showPerson(null);
+      document.getElementById('people').focus();
     });
     document.getElementById('org-select').addEventListener('change', (e) => {
       state.wantOrg = Number(e.target.value);

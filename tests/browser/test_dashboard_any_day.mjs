@@ -51,7 +51,7 @@ test('any day, and an activity\'s earlier sessions', async () => {
     assert.match(await page.locator('#today-date').textContent(), /11 juni 2025/);
 
     // The activity's earlier sessions; one of them opens its day.
-    await page.locator(`#today-body article.session[data-session="${second}"] button.link`).click();
+    await page.locator(`#today-body article.session[data-session="${second}"] button`, { hasText: 'Eerdere keren' }).click();
     const history = page.locator('#history');
     await history.locator('li', { hasText: '4 juni 2025' }).waitFor();
     assert.match(await history.locator('li', { hasText: '4 juni 2025' }).textContent(), /3 aanwezig \+ 2 anoniem/);
