@@ -27,6 +27,7 @@
 #include "auth.h"
 #include "http.h"
 #include "log.h"
+#include "report.h"
 
 #define DASH__MAX_RX 4096                 /* one message from a page (bytes) */
 #define DASH__MAX_QUEUED (16u << 20)      /* unsent bytes before a page is dropped */
@@ -38,13 +39,15 @@
  * STORE_VIEW_DAY on, are a page's own: the day, the history, the search and
  * the participant it chose). */
 #define DASH__ALL_PARTS ((1u << STORE_VIEW_DAY) - 1)
-/* What a commit can change: everything but the list of organisations. */
-#define DASH__COMMIT_PARTS (DASH__ALL_PARTS & ~(1u << STORE_VIEW_ORGS))
+/* What a commit can change: everything but the list of organisations and
+ * the log of downloads. */
+#define DASH__COMMIT_PARTS \
+  (DASH__ALL_PARTS & ~(1u << STORE_VIEW_ORGS) & ~(1u << STORE_VIEW_EXPORTS))
 #define DASH__DEVICE_PARTS (1u << STORE_VIEW_DEVICES)
 
 static const char *const dash__part_names[STORE_VIEW_NPARTS] = {
-    "orgs", "today", "devices", "conflicts", "duplicates", "messages", "day", "history",
-    "people", "person",
+    "orgs", "today", "devices", "conflicts", "duplicates", "messages", "exports", "day",
+    "history", "people", "person",
 };
 
 typedef struct dash_msg_s dash_msg_t;
@@ -69,6 +72,10 @@ struct dash_client_s {
   char person[PROTO_MAX_ID_BYTES + 1];  /* the participant whose page it shows */
   bool own_in_flight; /* a read of its own parts is with the store */
   bool own_pending;   /* and they changed again since it was sent */
+  bool report_in_flight;      /* a report is with the store */
+  bool report_next_set;       /* and another was asked for meanwhile: */
+  store_report_t report_next; /* its parameters */
+  int64_t report_next_req;
   dash_msg_t *txq, *txq_tail;
   size_t tx_bytes;    /* queued, not yet written (bytes) */
   char rx[DASH__MAX_RX];
@@ -114,6 +121,8 @@ typedef struct {
   char activity[PROTO_MAX_ID_BYTES + 1];
   char participant[PROTO_MAX_ID_BYTES + 1];
   char q[DASH__MAX_RX];  /* checked against STORE_SEARCH_MAX after parsing */
+  char from[16], to[16];
+  char location[PROTO_MAX_ID_BYTES + 1];
 } dash_cmd_t;
 
 static int64_t dash__now_ms(void) {
@@ -258,11 +267,17 @@ static void dash__part_msg(dashboard_t *dash, dash_buf_t *b, int part, int64_t o
   dash__puts(b, "}");
 }
 
+/* Whether c's page may see part: the log of downloads is for those who may
+ * download participants' data, not for viewers. */
+static bool dash__may_see(const dash_client_t *c, int part) {
+  return part != STORE_VIEW_EXPORTS || c->user.can_write;
+}
+
 /* Sends the parts view holds to c. */
 static void dash__send_view(dashboard_t *dash, dash_client_t *c, const store_view_t *view) {
   dash_buf_t b = {0};
   for (int part = 0; part < STORE_VIEW_NPARTS; part++) {
-    if (!view->json[part]) continue;
+    if (!view->json[part] || !dash__may_see(c, part)) continue;
     dash__part_msg(dash, &b, part, view->org, view->json[part]);
     if (b.failed || dash__send(c, b.p, b.len) != 0) break;
   }
@@ -341,7 +356,7 @@ static void dash__refresh_done(store_req_t *req) {
       if (!v->json[part]) continue;
       dash__part_msg(dash, &b, part, v->org_id, v->json[part]);
       for (dash_client_t *c = dash->clients; c && !b.failed; c = c->next)
-        if (c->ready && c->org == v->org_id) dash__send(c, b.p, b.len);
+        if (c->ready && c->org == v->org_id && dash__may_see(c, part)) dash__send(c, b.p, b.len);
     }
   }
   free(b.p);
@@ -449,6 +464,71 @@ void dashboard_on_commit(dashboard_t *dash, int64_t org, uint32_t ncommitted) {
 
 void dashboard_on_device(dashboard_t *dash, int64_t org) {
   dash__refresh(dash, org, DASH__DEVICE_PARTS);
+}
+
+void dashboard_on_export(dashboard_t *dash, int64_t org) {
+  dash__refresh(dash, org, 1u << STORE_VIEW_EXPORTS);
+}
+
+/* ---- reports ---------------------------------------------------------------------- */
+
+static void dash__report_start(dashboard_t *dash, dash_client_t *c, const store_report_t *params,
+                               int64_t page_req);
+
+/* {"t":"report","org":N,"req":R,"data":json}: sent to the page that asked,
+ * once; a report is read again only when asked again (it is the heaviest
+ * read there is, and it shares the reader with the tablets' pulls). */
+static void dash__report_done(store_req_t *req) {
+  dash_job_t *job = req->data;
+  dash_client_t *c = job->client;
+
+  c->report_in_flight = false;
+  if (c->wsi && req->status == 0) {
+    dash_buf_t b = {0};
+    dash__putf(&b, "{\"t\":\"report\",\"org\":%" PRId64 ",\"req\":%" PRId64 ",\"data\":", c->org,
+               job->page_req);
+    dash__puts(&b, req->u.report.body);
+    dash__puts(&b, "}");
+    if (!b.failed) dash__send(c, b.p, b.len);
+    free(b.p);
+    dash__send_result(c, job->page_req, 0, NULL);
+  } else if (c->wsi && req->status != PROTO_ESHUTTING_DOWN) {
+    log_warn("dashboard: could not read a report for page %" PRIu64 ": %s", c->id,
+             proto_strerror(req->status));
+    dash__send_result(c, job->page_req, req->status, NULL);
+  }
+  if (c->wsi && c->report_next_set) {
+    c->report_next_set = false;
+    dash__report_start(job->dash, c, &c->report_next, c->report_next_req);
+  }
+  dash__job_free(job);
+}
+
+static void dash__report_start(dashboard_t *dash, dash_client_t *c, const store_report_t *params,
+                               int64_t page_req) {
+  dash_job_t *job;
+
+  if (c->report_in_flight) {
+    /* One at a time per page; of those asked meanwhile, the last. */
+    c->report_next = *params;
+    c->report_next_req = page_req;
+    c->report_next_set = true;
+    return;
+  }
+  job = dash__job(dash, c, STORE_REPORT);
+  if (!job) {
+    dash__send_result(c, page_req, PROTO_ENOMEM, NULL);
+    return;
+  }
+  job->page_req = page_req;
+  job->req.u.report = *params;
+  job->req.u.report.org_id = c->org;
+  if (store_submit(dash->store, &job->req, dash__report_done) != 0) {
+    dash__send_result(c, page_req, PROTO_ESHUTTING_DOWN, NULL);
+    dash__job_free(job);
+    return;
+  }
+  c->report_in_flight = true;
 }
 
 /* A page's first view (or the view of the organisation it switched to). */
@@ -686,6 +766,12 @@ static int dash__parse(const char *s, size_t len, dash_cmd_t *cmd) {
       p = dash__string(p, e, cmd->participant, sizeof cmd->participant);
     else if (strcmp(key, "q") == 0)
       p = dash__string(p, e, cmd->q, sizeof cmd->q);
+    else if (strcmp(key, "from") == 0)
+      p = dash__string(p, e, cmd->from, sizeof cmd->from);
+    else if (strcmp(key, "to") == 0)
+      p = dash__string(p, e, cmd->to, sizeof cmd->to);
+    else if (strcmp(key, "location") == 0)
+      p = dash__string(p, e, cmd->location, sizeof cmd->location);
     else
       p = dash__skip(p, e);
     if (!p) return -1;
@@ -752,6 +838,24 @@ static void dash__on_message(dashboard_t *dash, dash_client_t *c, const char *ms
     snprintf(c->person, sizeof c->person, "%s", cmd.participant);
     dash__send_result(c, cmd.req, 0, NULL);
     dash__own_refresh(dash, c);
+  } else if (strcmp(cmd.t, "report") == 0) {
+    /* The funder report of a period, once (docs/dashboard.md, Reports). */
+    store_report_t params = {0};
+    const char *why = report_check(cmd.from, cmd.to, cmd.location, cmd.activity);
+    if (why) {
+      dash__send_result(c, cmd.req, PROTO_EBAD_FIELD, why);
+      return;
+    }
+    if (!c->ready) {
+      dash__send_result(c, cmd.req, PROTO_ENOT_AUTHENTICATED, "the page has no view yet");
+      return;
+    }
+    memcpy(params.from, cmd.from, sizeof params.from);
+    memcpy(params.to, cmd.to, sizeof params.to);
+    snprintf(params.location, sizeof params.location, "%s", cmd.location);
+    snprintf(params.activity, sizeof params.activity, "%s", cmd.activity);
+    params.format = STORE_REPORT_JSON;
+    dash__report_start(dash, c, &params, cmd.req);
   } else if (strcmp(cmd.t, "org") == 0) {
     /* A coordinator sees their own organisation and no other. */
     if (cmd.org != 0 && cmd.org != c->user.org)

@@ -56,5 +56,8 @@ int dashboard_callback(dashboard_t *dash, struct lws *wsi, int reason, void *use
  * to the pages showing org; nothing is read when no page shows it. */
 void dashboard_on_commit(dashboard_t *dash, int64_t org, uint32_t ncommitted);
 void dashboard_on_device(dashboard_t *dash, int64_t org);
+/* From the report API (api.h): a download of org's was logged; its
+ * coordinators' pages list it. */
+void dashboard_on_export(dashboard_t *dash, int64_t org);
 
 #endif

@@ -22,6 +22,7 @@
 
 #include "../storage/store.h"
 #include "admin.h"
+#include "api.h"
 #include "auth.h"
 #include "config.h"
 #include "dashboard.h"
@@ -49,6 +50,7 @@ typedef struct {
   admin_t *admin;
   auth_t *auth;
   dashboard_t *dashboard;
+  api_t *api;
   int stopping;
 } turfd_t;
 
@@ -335,6 +337,9 @@ int main(int argc, char **argv) {
   /* Coordinator logins (auth.h); without them the dashboard has no users. */
   t.auth = auth_new(&t.loop, t.cfg.db, t.cfg.tls_cert[0] != '\0');
   if (!t.auth || ws_set_auth(t.ws, t.auth) != 0) log_warn("no coordinator logins");
+  /* Report downloads (api.h). */
+  t.api = api_new(t.store, t.dashboard);
+  if (!t.api || ws_set_api(t.ws, t.api) != 0) log_warn("no report downloads: out of memory");
 
   t.sigint.data = t.sigterm.data = &t;
   uv_signal_init(&t.loop, &t.sigint);
@@ -389,6 +394,7 @@ int main(int argc, char **argv) {
   uv_run(&t.loop, UV_RUN_DEFAULT);
   sync_free(t.sync);
   dashboard_free(t.dashboard);
+  api_free(t.api);
   log_info("stopped");
   rc = uv_loop_close(&t.loop);
   if (rc != 0) {

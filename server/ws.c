@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "auth.h"
 #include "conn.h"
 #include "dashboard.h"
@@ -216,6 +217,8 @@ static const struct lws_protocols ws__protocols[] = {
      NULL, 0},
     /* /auth/login, /auth/logout, /auth/me (auth.h) */
     {AUTH_PROTOCOL_NAME, ws__auth_callback, AUTH_SESSION_BYTES, 0, 0, NULL, 0},
+    /* /api/report (api.h) */
+    {API_PROTOCOL_NAME, api_lws_callback, API_SESSION_BYTES, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -300,7 +303,13 @@ ws_t *ws_start(uv_loop_t *loop, sync_t *sync, const config_t *cfg) {
   info.iface = cfg->listen;
   info.protocols = ws__protocols;
   info.extensions = cfg->permessage_deflate ? ws__extensions : NULL;
-  info.mounts = &auth_mount;
+  /* /auth, then /api: lws takes a chain of mounts. */
+  static struct lws_http_mount mounts[2];
+  mounts[0] = auth_mount;
+  mounts[1] = api_mount;
+  mounts[0].mount_next = &mounts[1];
+  mounts[1].mount_next = NULL;
+  info.mounts = &mounts[0];
   info.user = ws;
   info.vhost_name = "turfd";
   /* lws reads each socket into this one buffer (4 KiB by default): a
@@ -343,6 +352,11 @@ void ws_set_dashboard(ws_t *ws, dashboard_t *dashboard) { ws->dashboard = dashbo
 int ws_set_auth(ws_t *ws, auth_t *auth) {
   struct lws_vhost *vh = lws_get_vhost_by_name(ws->context, "turfd");
   return vh ? auth_attach(auth, vh) : -1;
+}
+
+int ws_set_api(ws_t *ws, api_t *api) {
+  struct lws_vhost *vh = lws_get_vhost_by_name(ws->context, "turfd");
+  return vh ? api_attach(api, vh) : -1;
 }
 
 void ws_stop(ws_t *ws) {

@@ -34,6 +34,9 @@ void ws_set_dashboard(ws_t *ws, dashboard_t *dashboard);
  * Returns 0 or -1. */
 typedef struct auth_s auth_t;
 int ws_set_auth(ws_t *ws, auth_t *auth);
+/* Answers /api (api.h) with api; call before the loop runs. */
+typedef struct api_s api_t;
+int ws_set_api(ws_t *ws, api_t *api);
 /* Closes every connection and the listener; lws releases its handles as the
  * loop runs on. Call from outside lws callbacks. */
 void ws_stop(ws_t *ws);

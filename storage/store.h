@@ -34,6 +34,8 @@ typedef enum {
   STORE_VIEW,      /* read: the coordinator dashboard's view (store_dashboard.c) */
   STORE_ACTION,    /* write: a coordinator's revert, dismissal or merge */
   STORE_HEADS,     /* read: every organisation's newest server_seq */
+  STORE_REPORT,    /* read: the funder report's tables (store_report.c) */
+  STORE_EXPORT_LOG, /* write: a download of one of them, logged */
 } store_req_type_t;
 
 typedef struct {
@@ -151,6 +153,7 @@ typedef enum {
   STORE_VIEW_CONFLICTS,      /* the conflict log, in words' ingredients */
   STORE_VIEW_DUPLICATES,     /* probable duplicate participants */
   STORE_VIEW_MESSAGES,       /* group messages per activity */
+  STORE_VIEW_EXPORTS,        /* the latest downloads (coordinators only) */
   STORE_VIEW_DAY,            /* the sessions of another date (day), as today's */
   STORE_VIEW_HISTORY,        /* the sessions of one activity, newest first */
   STORE_VIEW_PEOPLE,         /* participants whose name a search matches */
@@ -200,6 +203,49 @@ typedef struct {
   uint64_t head;              /* org's newest server_seq after the commit */
 } store_action_t;
 
+/* The funder report of one organisation over a period (dates inclusive,
+ * in the organisation's own calendar), optionally of one location or one
+ * activity. Its tables (docs/dashboard.md, Reports): summary, months,
+ * activities, frequency, referrals, and participants (one row per person:
+ * a pseudonym unless `names`). As JSON, one table or every table but
+ * participants: {"from", "to", "location", "activity", "tables": {name:
+ * {"columns": [...], "rows": [[...], ...]}}}; as CSV, one table: UTF-8
+ * with a byte order mark, a header row in `lang`, CRLF line ends,
+ * separated by `sep` (';' also writes decimals with a comma, as a Dutch
+ * spreadsheet reads them). A cell that would start a formula (= + - @) is
+ * written with a leading apostrophe. */
+#define STORE_REPORT_TABLE_MAX 16
+typedef enum { STORE_REPORT_JSON = 0, STORE_REPORT_CSV } store_report_format_t;
+typedef struct {
+  /* in */
+  int64_t org_id;
+  char from[11], to[11];                  /* "YYYY-MM-DD" */
+  char location[PROTO_MAX_ID_BYTES + 1];  /* "" for every location */
+  char activity[PROTO_MAX_ID_BYTES + 1];  /* "" for every activity */
+  char table[STORE_REPORT_TABLE_MAX + 1]; /* "" (JSON only): every table */
+  store_report_format_t format;
+  char sep;                               /* CSV: ',' or ';' */
+  bool names;                             /* participants: names, not pseudonyms */
+  bool dutch;                             /* CSV header row in Dutch (else English) */
+  /* out (owned by the request) */
+  char *body;                             /* NUL-terminated */
+  size_t len;                             /* bytes of body */
+  uint32_t rows;                          /* data rows of the table(s) */
+} store_report_t;
+
+/* A download, logged before it is sent: who, when, what and how many rows
+ * (store_view part exports lists them). */
+typedef struct {
+  /* in */
+  int64_t org_id;
+  int64_t at_ms;
+  char login[PROTO_MAX_ID_BYTES + 1];
+  char what[256];                         /* the table, period and scope */
+  char format[8];                         /* "csv", "json" */
+  uint32_t rows;
+  bool names;                             /* participants by name */
+} store_export_log_t;
+
 /* Every organisation's head as the database holds it, also what another
  * process (turfctl) committed there. */
 typedef struct {
@@ -222,6 +268,8 @@ struct store_req_s {
     store_view_t view;
     store_action_t action;
     store_heads_t heads;
+    store_report_t report;
+    store_export_log_t export_log;
   } u;
   /* private */
   store_cb _cb;

@@ -93,6 +93,15 @@ static const char store__view_history[] =
     "WHERE s.org = ?1 AND s.activity = ?2 "
     "ORDER BY s.date DESC, COALESCE(s.start_time, a.start_time) DESC, s.id LIMIT 400)), '[]')))";
 
+/* The latest 100 downloads of report tables, newest first, with the name
+ * of who downloaded (a coordinator's page only: dashboard.c). */
+static const char store__view_exports[] =
+    "SELECT json(COALESCE((SELECT json_group_array(json(x)) FROM (SELECT json_object("
+    "  'at', e.at_ms, 'login', e.login, 'name', c.name, 'what', e.what, 'format', e.format,"
+    "  'rows', e.rows, 'names', e.names) AS x "
+    "FROM exports e LEFT JOIN coordinators c ON c.login = e.login "
+    "WHERE e.org = ?1 ORDER BY e.at_ms DESC, e.id DESC LIMIT 100)), '[]'))";
+
 /* Participants whose name the search ?2 matches (fold.h: case, accents
  * and punctuation aside, each word typed starts a word of the name), by
  * name; the first 50 of them and how many there are. One merged into
@@ -347,6 +356,7 @@ int store__view(sqlite3 *db, store_req_t *req) {
   sql[STORE_VIEW_CONFLICTS] = store__conflicts_sql;
   sql[STORE_VIEW_DUPLICATES] = store__view_duplicates;
   sql[STORE_VIEW_MESSAGES] = store__view_messages;
+  sql[STORE_VIEW_EXPORTS] = store__view_exports;
   sql[STORE_VIEW_DAY] = store__view_today;
   sql[STORE_VIEW_HISTORY] = store__view_history;
   sql[STORE_VIEW_PEOPLE] = store__view_people;

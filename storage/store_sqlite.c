@@ -30,8 +30,9 @@
 #include "schema.h"
 #include "scope.h"
 #include "store_dashboard.h"
+#include "store_report.h"
 
-#define STORE__SCHEMA_VERSION 8
+#define STORE__SCHEMA_VERSION 9
 #define STORE__DEFAULT_BATCH 256
 #define STORE__READ_BATCH 32     /* pulls taken from the queue at once */
 #define STORE__BUSY_TIMEOUT_MS 5000
@@ -267,7 +268,8 @@ static int store__migrate(sqlite3 *db) {
     const char *steps[STORE__SCHEMA_VERSION + 1] = {
         [2] = store__schema_v2, [3] = store__schema_v3, [4] = replica_clocks_migration_sql(),
         [5] = store__schema_v5, [6] = store__schema_v6, [7] = store__schema_v7,
-        [8] = store__schema_v8};
+        [8] = store__schema_v8,
+        [9] = store__schema_exports}; /* the log of report downloads (store_report.c) */
     for (int v = 2; v <= STORE__SCHEMA_VERSION; v++) {
       if (version >= v || (v == 4 && version < 1))
         continue;
@@ -440,6 +442,9 @@ void store_req_dispose(store_req_t *req) {
     break;
   case STORE_VIEW:
     store__view_dispose(req);
+    break;
+  case STORE_REPORT:
+    store__report_dispose(req);
     break;
   case STORE_HEADS:
     free(req->u.heads.orgs);
@@ -1628,6 +1633,9 @@ static void store__write_group(store__writer_t *w, store_req_t *list) {
     case STORE_ACTION:
       rc = store__action(w->db, w->replica, w->scope, req);
       break;
+    case STORE_EXPORT_LOG:
+      rc = store__export_log(w->db, req);
+      break;
     default:
       rc = PROTO_EINTERNAL;
       break;
@@ -1671,10 +1679,13 @@ static void store__reader_main(void *arg) {
       req->status = req->type == STORE_PULL    ? store__pull(&s->reader, req)
                     : req->type == STORE_VIEW  ? store__view(s->reader.db, req)
                     : req->type == STORE_HEADS ? store__heads(&s->reader, req)
+                    : req->type == STORE_REPORT ? store__report(s->reader.db, req)
                                                : PROTO_EINTERNAL;
       if (req->status != 0) {
         store_req_dispose(req);
-        req->status = PROTO_ESTORAGE;
+        /* A report's own refusal (no such table) stays what it is. */
+        if (req->type != STORE_REPORT || req->status != PROTO_EBAD_FIELD)
+          req->status = PROTO_ESTORAGE;
       }
     }
     store__complete(s, list);
@@ -1853,6 +1864,15 @@ int store_submit(store_t *s, store_req_t *req, store_cb cb) {
   case STORE_ACTION:
     req->u.action.nops = 0;
     req->u.action.head = 0;
+    q = &s->wq;
+    break;
+  case STORE_REPORT:
+    req->u.report.body = NULL;
+    req->u.report.len = 0;
+    req->u.report.rows = 0;
+    q = &s->rq;
+    break;
+  case STORE_EXPORT_LOG:
     q = &s->wq;
     break;
   default:

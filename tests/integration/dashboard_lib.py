@@ -28,6 +28,7 @@ TABLET = os.environ["TURF_TABLET"]
 TURFCTL = os.environ["TURFCTL"]
 WAIT_S = 30
 PARTS = ("orgs", "today", "devices", "conflicts", "duplicates", "messages")
+COORDINATOR_PARTS = ("exports",)  # not on a viewer's page
 OWN_PARTS = ("day", "history", "people", "person")  # what one page asked for
 
 
@@ -149,7 +150,7 @@ class Feed:
         msg = json.loads(raw.decode("utf-8", "replace"))
         self.received += 1
         self.seen.append(msg)
-        if msg["t"] in PARTS or msg["t"] in OWN_PARTS:
+        if msg["t"] in PARTS or msg["t"] in OWN_PARTS or msg["t"] in COORDINATOR_PARTS:
             self.parts[msg["t"]] = msg
         elif msg["t"] == "result":
             self.results[msg["req"]] = msg
