@@ -222,7 +222,7 @@ static const char store__view_duplicates[] =
 /* The latest 50 messages of every activity, oldest first. */
 static const char store__view_messages[] =
     "SELECT json(COALESCE((SELECT json_group_array(json(x)) FROM (SELECT json_object("
-    "  'id', a.id, 'name', a.name, 'location_name', l.name,"
+    "  'id', a.id, 'name', a.name, 'location', a.location, 'location_name', l.name,"
     "  'messages', json(COALESCE((SELECT json_group_array(json(y)) FROM (SELECT json_object("
     "    'id', m.id, 'body', CASE WHEN COALESCE(m.deleted, 0) THEN NULL ELSE m.body END,"
     "    'deleted', COALESCE(m.deleted, 0), 'posted', m.posted, 'author', m.author,"

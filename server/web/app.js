@@ -32,6 +32,26 @@
       pseudonym: 'Schuilnaam', per_activity: 'Per activiteit', attendance: 'Aanwezigheid',
       person_none: 'Nog geen check-ins.', person_missing: 'Deze deelnemer bestaat niet (meer).',
       merged_into: 'Samengevoegd met', first_last: 'eerste keer {0} · laatste keer {1}',
+      nav_report: 'Rapportage', report: 'Rapportage', report_period: 'Periode', report_from: 'Van',
+      report_to: 'Tot en met', report_scope: 'Voor', report_show: 'Toon', preset_month: 'Deze maand',
+      preset_last_month: 'Vorige maand', preset_quarter: 'Dit kwartaal', preset_last_quarter: 'Vorig kwartaal',
+      preset_year: 'Dit jaar', preset_last_year: 'Vorig jaar', preset_custom: 'Zelf kiezen',
+      scope_org: 'De hele organisatie', scope_locations: 'Locaties', scope_activities: 'Activiteiten',
+      report_loading: 'Bezig met rekenen…', report_of: '{0} t/m {1}',
+      fig_sessions: 'Bijeenkomsten', fig_visits: 'Bezoeken', fig_visits_note: '{0} met naam + {1} anoniem',
+      fig_participants: 'Verschillende deelnemers', fig_new: 'Nieuw', fig_returning: 'Terugkerend',
+      fig_average: 'Gemiddeld per bijeenkomst', fig_cancelled: '{0} afgelast',
+      t_months: 'Per maand', t_activities: 'Per activiteit', t_frequency: 'Hoe vaak kwamen mensen?',
+      t_referrals: 'Wie verwees de nieuwe deelnemers?', unknown_referral: '(niet ingevuld)',
+      col_month: 'Maand', col_sessions: 'Bijeenkomsten', col_visits: 'Bezoeken', col_named: 'Met naam',
+      col_anonymous: 'Anoniem', col_participants: 'Deelnemers', col_new: 'Nieuw', col_activity: 'Activiteit',
+      col_location: 'Locatie', col_average: 'Gemiddeld', col_times: 'Aantal keer', col_referral: 'Verwezen door',
+      times_1: '1 keer', times_n: '{0} keer',
+      csv: 'CSV', csv_label: '{0} downloaden als CSV', json: 'JSON', json_label: '{0} als JSON',
+      people_list: 'Deelnemerslijst (CSV)', people_names: 'met namen in plaats van schuilnamen',
+      people_list_note: 'Elke download wordt vastgelegd met wie, wanneer en hoeveel rijen.',
+      bars_label: 'Bezoeken per maand: {0}', downloads: 'Downloads', no_downloads: 'Nog niets gedownload.',
+      download_row: '{0} · {1} · {2} · {3} rijen', with_names: 'met namen',
       cancelled: 'afgelast', headcount: 'aantal aanwezig', headcount_note: '{0} met naam + {1} anoniem',
       nobody: 'Nog niemand ingecheckt.', left: 'weg {0}',
       status_present: 'aanwezig', status_absent: 'afwezig', status_excused: 'afgemeld', status_none: 'niet ingecheckt',
@@ -96,6 +116,26 @@
       pseudonym: 'Pseudonym', per_activity: 'Per activity', attendance: 'Attendance',
       person_none: 'No check-ins yet.', person_missing: 'This participant does not exist (any more).',
       merged_into: 'Merged into', first_last: 'first visit {0} · last visit {1}',
+      nav_report: 'Reports', report: 'Reports', report_period: 'Period', report_from: 'From',
+      report_to: 'Up to and including', report_scope: 'For', report_show: 'Show', preset_month: 'This month',
+      preset_last_month: 'Last month', preset_quarter: 'This quarter', preset_last_quarter: 'Last quarter',
+      preset_year: 'This year', preset_last_year: 'Last year', preset_custom: 'Choose dates',
+      scope_org: 'The whole organisation', scope_locations: 'Locations', scope_activities: 'Activities',
+      report_loading: 'Counting…', report_of: '{0} to {1}',
+      fig_sessions: 'Sessions', fig_visits: 'Visits', fig_visits_note: '{0} named + {1} anonymous',
+      fig_participants: 'Different participants', fig_new: 'New', fig_returning: 'Returning',
+      fig_average: 'Average per session', fig_cancelled: '{0} cancelled',
+      t_months: 'Per month', t_activities: 'Per activity', t_frequency: 'How often did people come?',
+      t_referrals: 'Who referred the new participants?', unknown_referral: '(not filled in)',
+      col_month: 'Month', col_sessions: 'Sessions', col_visits: 'Visits', col_named: 'Named',
+      col_anonymous: 'Anonymous', col_participants: 'Participants', col_new: 'New', col_activity: 'Activity',
+      col_location: 'Location', col_average: 'Average', col_times: 'Times', col_referral: 'Referred by',
+      times_1: 'once', times_n: '{0} times',
+      csv: 'CSV', csv_label: 'Download {0} as CSV', json: 'JSON', json_label: '{0} as JSON',
+      people_list: 'List of participants (CSV)', people_names: 'with names instead of pseudonyms',
+      people_list_note: 'Every download is logged: who, when and how many rows.',
+      bars_label: 'Visits per month: {0}', downloads: 'Downloads', no_downloads: 'Nothing downloaded yet.',
+      download_row: '{0} · {1} · {2} · {3} rows', with_names: 'with names',
       cancelled: 'cancelled', headcount: 'headcount', headcount_note: '{0} named + {1} anonymous',
       nobody: 'Nobody checked in yet.', left: 'left {0}',
       status_present: 'present', status_absent: 'absent', status_excused: 'excused', status_none: 'not checked in',
@@ -148,6 +188,7 @@
     duplicates: null, messages: null, seenArrivals: null, freshArrivals: new Set(), seenPeople: null,
     day: null, dayData: null, history: null, historyData: null,
     search: '', peopleData: null, person: null, personData: null,
+    report: null, reportAsked: null, exports: null,
   };
   let ws = null, retry = 0, reqNo = 0, me = null, leaving = false;
   const pending = new Map(); /* page request number -> kind of action */
@@ -451,6 +492,164 @@
         : h('p', { class: 'empty', text: t('person_none') }));
   }
 
+  /* ---- the funder report ---- */
+  /* Periods are dates in the organisation's calendar, counted from its
+   * today as the server gave it. */
+  function presetPeriod(preset, today) {
+    const [y, m] = today.split('-').map(Number);
+    const iso = (yy, mm, dd) => new Date(Date.UTC(yy, mm - 1, dd)).toISOString().slice(0, 10);
+    const q = Math.floor((m - 1) / 3) * 3 + 1;
+    switch (preset) {
+      case 'last_month': return [iso(y, m - 1, 1), iso(y, m, 0)];
+      case 'quarter': return [iso(y, q, 1), iso(y, q + 3, 0)];
+      case 'last_quarter': return [iso(y, q - 3, 1), iso(y, q, 0)];
+      case 'year': return [iso(y, 1, 1), iso(y, 12, 31)];
+      case 'last_year': return [iso(y - 1, 1, 1), iso(y - 1, 12, 31)];
+      default: return [iso(y, m, 1), iso(y, m + 1, 0)];
+    }
+  }
+  function applyPreset() {
+    const preset = document.getElementById('report-preset').value;
+    if (preset === 'custom' || !state.today) return;
+    const [from, to] = presetPeriod(preset, state.today.date);
+    document.getElementById('report-from').value = from;
+    document.getElementById('report-to').value = to;
+  }
+  /* The scope menu: the organisation, each location, each activity. */
+  function renderScopes() {
+    const sel = document.getElementById('report-scope');
+    const acts = state.messages || [];
+    const keep = sel.value;
+    const locs = new Map();
+    for (const a of acts) if (a.location) locs.set(a.location, a.location_name || a.location);
+    sel.replaceChildren(h('option', { value: '', text: t('scope_org') }),
+      locs.size ? h('optgroup', { label: t('scope_locations') },
+        [...locs].map(([id, name]) => h('option', { value: 'location:' + id, text: name }))) : null,
+      acts.length ? h('optgroup', { label: t('scope_activities') },
+        acts.map((a) => h('option', { value: 'activity:' + a.id, text: a.name }))) : null);
+    if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+  }
+  function reportParams() {
+    const scope = document.getElementById('report-scope').value;
+    return {
+      from: document.getElementById('report-from').value, to: document.getElementById('report-to').value,
+      location: scope.startsWith('location:') ? scope.slice(9) : '',
+      activity: scope.startsWith('activity:') ? scope.slice(9) : '',
+    };
+  }
+  function askReport() {
+    const p = reportParams();
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(p.from) || !/^\d{4}-\d{2}-\d{2}$/.test(p.to)) return;
+    state.reportAsked = p;
+    send(Object.assign({ t: 'report', req: ++reqNo }, p));
+    replaceBody('report-body', h('p', { class: 'empty', text: t('report_loading') }));
+  }
+  /* The download address of one table (the server logs every download). */
+  function apiUrl(table, format, extra) {
+    const p = state.reportAsked;
+    const q = new URLSearchParams({ from: p.from, to: p.to, table, format, lang });
+    if (p.location) q.set('location', p.location);
+    if (p.activity) q.set('activity', p.activity);
+    for (const [k, v] of Object.entries(extra || {})) q.set(k, v);
+    return '/api/report?' + q.toString();
+  }
+  function rowsOf(r, name) {
+    const tb = r.tables[name];
+    return tb.rows.map((row) => Object.fromEntries(tb.columns.map((c, i) => [c, row[i]])));
+  }
+  const num = (n) => (n === null || n === undefined ? '—' : Number(n).toLocaleString(locale()));
+  function monthName(month) {
+    return new Date(month + '-15T12:00:00Z').toLocaleDateString(locale(), { month: 'short', year: 'numeric', timeZone: 'UTC' });
+  }
+  function downloads(name, title) {
+    return h('p', { class: 'downloads' },
+      h('a', { href: apiUrl(name, 'csv'), download: '', 'aria-label': t('csv_label', title), 'data-table': name }, t('csv')),
+      ' · ',
+      h('a', { href: apiUrl(name, 'json'), 'aria-label': t('json_label', title), target: '_blank' }, t('json')));
+  }
+  function reportTable(name, title, cols, rows, cell, before) {
+    return h('section', { class: 'report-table', 'data-report-table': name, 'aria-label': title },
+      h('h3', { text: title }), before || null,
+      h('div', { class: 'scroll' }, h('table', {},
+        h('thead', {}, h('tr', {}, cols.map(([, label, n]) => h('th', { scope: 'col', class: n ? 'num' : null, text: t(label) })))),
+        h('tbody', {}, rows.map((r) => h('tr', {}, cols.map(([key, , n]) => h('td', { class: n ? 'num' : null, text: cell(key, r[key]) }))))))),
+      downloads(name, title));
+  }
+  /* An SVG element (h() makes HTML ones). */
+  function svg(tag, attrs, text) {
+    const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+    if (text) el.textContent = text;
+    return el;
+  }
+  /* Visits per month as bars: named below, anonymous on top. The table
+   * below it has the same numbers for whoever cannot see it. */
+  function monthBars(months) {
+    const max = Math.max(1, ...months.map((m) => m.visits));
+    const w = 40, gap = 10, hgt = 120;
+    const chart = svg('svg', { viewBox: `0 -16 ${months.length * (w + gap) + gap} ${hgt + 40}`, role: 'img', class: 'bars',
+      preserveAspectRatio: 'xMinYMid meet',
+      'aria-label': t('bars_label', months.map((m) => monthName(m.month) + ' ' + m.visits).join(', ')) });
+    months.forEach((m, i) => {
+      const x = i * (w + gap) + gap, named = (m.named / max) * hgt, anon = (m.anonymous / max) * hgt;
+      chart.append(
+        svg('rect', { x, y: hgt - named, width: w, height: named, class: 'bar-named' }),
+        svg('rect', { x, y: hgt - named - anon, width: w, height: anon, class: 'bar-anon' }),
+        svg('text', { x: x + w / 2, y: hgt - named - anon - 4, 'text-anchor': 'middle', class: 'bar-value' }, m.visits ? num(m.visits) : ''),
+        svg('text', { x: x + w / 2, y: hgt + 16, 'text-anchor': 'middle', class: 'bar-label' }, monthName(m.month).replace(/\s\d{4}$/, '')));
+    });
+    return chart;
+  }
+
+  function renderReport() {
+    const r = state.report;
+    if (!r || !state.reportAsked || r.from !== state.reportAsked.from || r.to !== state.reportAsked.to) return;
+    const [s] = rowsOf(r, 'summary');
+    const months = rowsOf(r, 'months');
+    const figure = (key, label, value, note) => h('div', { class: 'figure', 'data-figure': key },
+      h('div', { class: 'value', text: value }), h('div', { class: 'label', text: label }),
+      note ? h('div', { class: 'note', text: note }) : null);
+    const cell = (key, v) => key === 'month' ? monthName(v)
+      : key === 'referral' ? (v || t('unknown_referral'))
+      : key === 'visits' && typeof v === 'string' ? (v === '1' ? t('times_1') : t('times_n', v))
+      : typeof v === 'number' ? num(v) : (v === null ? '—' : v);
+    replaceBody('report-body',
+      h('p', { class: 'muted', 'data-testid': 'report-period', text: t('report_of', longDate(r.from, true), longDate(r.to, true)) }),
+      h('div', { class: 'figures' },
+        figure('sessions', t('fig_sessions'), num(s.sessions), s.cancelled ? t('fig_cancelled', s.cancelled) : null),
+        figure('visits', t('fig_visits'), num(s.visits), t('fig_visits_note', num(s.named), num(s.anonymous))),
+        figure('participants', t('fig_participants'), num(s.participants)),
+        figure('new', t('fig_new'), num(s.new)),
+        figure('returning', t('fig_returning'), num(s.returning)),
+        figure('average', t('fig_average'), num(s.average))),
+      downloads('summary', t('report')),
+      reportTable('months', t('t_months'), [['month', 'col_month'], ['sessions', 'col_sessions', 1], ['visits', 'col_visits', 1],
+        ['named', 'col_named', 1], ['anonymous', 'col_anonymous', 1], ['participants', 'col_participants', 1], ['new', 'col_new', 1]], months, cell, monthBars(months)),
+      reportTable('activities', t('t_activities'), [['activity', 'col_activity'], ['location', 'col_location'],
+        ['sessions', 'col_sessions', 1], ['visits', 'col_visits', 1], ['participants', 'col_participants', 1],
+        ['new', 'col_new', 1], ['average', 'col_average', 1]], rowsOf(r, 'activities'), cell),
+      reportTable('frequency', t('t_frequency'), [['visits', 'col_times'], ['participants', 'col_participants', 1]], rowsOf(r, 'frequency'), cell),
+      reportTable('referrals', t('t_referrals'), [['referral', 'col_referral'], ['new', 'col_new', 1]], rowsOf(r, 'referrals'), cell),
+      /* One row per person: for coordinators, pseudonyms unless asked. */
+      canWrite() ? h('section', { class: 'report-table people-export' },
+        h('h3', { text: t('people_list') }),
+        h('p', {}, h('a', { href: apiUrl('participants', 'csv'), download: '', id: 'people-csv', 'data-table': 'participants' }, t('people_list')),
+          ' ', h('label', {}, h('input', { type: 'checkbox', id: 'people-names',
+            onchange: (e) => { document.getElementById('people-csv').href = apiUrl('participants', 'csv', e.target.checked ? { names: '1' } : {}); } }),
+          ' ' + t('people_names'))),
+        h('p', { class: 'muted', text: t('people_list_note') })) : null);
+  }
+
+  function renderDownloads() {
+    const list = state.exports;
+    document.getElementById('downloads').hidden = !list || !canWrite();
+    if (!list || !canWrite()) return;
+    if (!list.length) { replaceBody('downloads-body', h('p', { class: 'empty', text: t('no_downloads') })); return; }
+    replaceBody('downloads-body', h('ul', { class: 'found' }, list.slice(0, 30).map((e) => h('li', { 'data-export': e.at },
+      h('span', { text: dayTime(e.at) }),
+      h('span', { text: t('download_row', e.name || e.login, e.what, e.format.toUpperCase(), e.rows) + (e.names ? ' · ' + t('with_names') : '') })))));
+  }
+
   function renderArrivals() {
     const today = state.today;
     if (!today) return;
@@ -623,7 +822,7 @@
     try {
       const res = await fetch('/auth/me', { headers: { Accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' });
       if (res.status === 401) { leaving = true; location.assign('/login'); return false; }
-      if (res.ok) { me = await res.json(); renderMe(); renderConflicts(); renderDuplicates(); }
+      if (res.ok) { me = await res.json(); renderMe(); renderConflicts(); renderDuplicates(); renderReport(); renderDownloads(); }
     } catch (e) { /* the server is away: the feed reconnects */ }
     return true;
   }
@@ -637,7 +836,8 @@
   }
 
   function renderAll() {
-    renderOrgs(); renderToday(); renderHistory(); renderPeople(); renderPerson(); renderDevices(); renderConflicts(); renderDuplicates(); renderMessages();
+    renderOrgs(); renderToday(); renderHistory(); renderPeople(); renderPerson(); renderScopes(); renderReport();
+    renderDownloads(); renderDevices(); renderConflicts(); renderDuplicates(); renderMessages();
   }
 
   function setConn(on) {
@@ -652,7 +852,7 @@
     switch (msg.t) {
       case 'hello': break;
       case 'orgs': state.orgs = msg.data; renderOrgs(); tick(); break;
-      case 'today': state.today = msg.data; renderToday(); break;
+      case 'today': state.today = msg.data; renderToday(); if (!document.getElementById('report-from').value) applyPreset(); break;
       case 'day': state.dayData = msg.data; renderToday(); break;
       case 'history': state.historyData = msg.data; renderHistory(); break;
       case 'people': state.peopleData = msg.data; renderPeople(); break;
@@ -660,7 +860,9 @@
       case 'devices': state.devices = msg.data; state.online = new Set(msg.online || []); renderDevices(); break;
       case 'conflicts': state.conflicts = msg.data; renderConflicts(); break;
       case 'duplicates': state.duplicates = msg.data; renderDuplicates(); break;
-      case 'messages': state.messages = msg.data; renderMessages(); break;
+      case 'messages': state.messages = msg.data; renderMessages(); renderScopes(); break;
+      case 'report': state.report = msg.data; renderReport(); break;
+      case 'exports': state.exports = msg.data; renderDownloads(); break;
       case 'result': {
         const kind = pending.get(msg.req);
         pending.delete(msg.req);
@@ -734,6 +936,10 @@
       clearTimeout(searchTimer);
       search(q.value.trim());
     });
+    document.getElementById('report-preset').addEventListener('change', applyPreset);
+    for (const id of ['report-from', 'report-to'])
+      document.getElementById(id).addEventListener('input', () => { document.getElementById('report-preset').value = 'custom'; });
+    document.getElementById('report-form').addEventListener('submit', (e) => { e.preventDefault(); askReport(); });
     document.getElementById('person-close').addEventListener('click', () => {
       showPerson(null);
       document.getElementById('people').focus();

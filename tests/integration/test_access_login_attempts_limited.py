@@ -13,6 +13,7 @@ The address test connects from 127.0.0.2 (still loopback). Talks only to
 import http.client
 import os
 import sys
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -73,9 +74,16 @@ async def main(tmp):
 
     # Per address, from 127.0.0.2: 20 attempts of any names, then 429.
     other = Browser(port, "127.0.0.2")
+    start = time.monotonic()
     answers = [other.login(f"naam{i}", "gok")[0] for i in range(20)]
     assert answers == [401] * 20, answers
-    assert other.login("anna", "wachtwoord van anna")[0] == 429
+    # One more every 6 s: on a slow machine the 20 (each a slow hash) take
+    # long enough for some to come back; those may pass, the next may not.
+    refilled = int((time.monotonic() - start) / 6) + 1
+    statuses = []
+    while len(statuses) <= refilled and (not statuses or statuses[-1] != 429):
+        statuses.append(other.login("anna", "wachtwoord van anna")[0])
+    assert statuses[-1] == 429, (statuses, refilled)
     assert local.login("anna", "wachtwoord van anna")[0] == 200, "127.0.0.1 paid for .2"
     print("ok - an address gets 20 attempts, then 429; other addresses go on")
 
