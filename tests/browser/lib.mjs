@@ -109,6 +109,17 @@ export class World {
     return stdout;
   }
 
+  /* The demo organisation's sessions of `activity` (its name) on each of
+   * `dates`, at 10:00; returns their ids in that order. */
+  async sessionsOf(activity, dates) {
+    const id = (await this.turfctl('activity', 'list', '--org', '1')).split('\n')
+      .find((l) => l.includes(activity)).split('\t')[0];
+    const ids = [];
+    for (const date of dates)
+      ids.push((await this.turfctl('session', 'create', '--org', '1', '--activity', id, '--date', date, '--start', '10:00')).trim());
+    return ids;
+  }
+
   async enroll(tablet, name) {
     await this.tablet(tablet, 'enroll', '--server', this.url, '--code', this.code, '--name', name);
   }

@@ -20,10 +20,7 @@ test('any day, and an activity\'s earlier sessions', async () => {
     await page.setViewportSize({ width: 1280, height: 900 });
     const dance = sessionCard(page, 'Time to Dance');
     await dance.waitFor();
-    const activity = (await w.turfctl('activity', 'list', '--org', '1')).split('\n')
-      .find((l) => l.includes('Time to Dance')).split('\t')[0];
-    const first = (await w.turfctl('session', 'create', '--org', '1', '--activity', activity, '--date', FIRST, '--start', '10:00')).trim();
-    const second = (await w.turfctl('session', 'create', '--org', '1', '--activity', activity, '--date', SECOND, '--start', '10:00')).trim();
+    const [first, second] = await w.sessionsOf('Time to Dance', [FIRST, SECOND]);
     for (const args of [['sync'], ['checkin', first, 'Fatima el Amrani'], ['checkin', first, 'Joop de Vries'],
       ['checkout', first, 'Joop de Vries'], ['status', first, 'Mehmet Yilmaz', 'excused'],
       ['walkin', first, 'Noor Haddad', '--referral', 'buurtcoach'], ['tally', first, '2'],

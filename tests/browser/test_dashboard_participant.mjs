@@ -20,11 +20,7 @@ test('a participant found by name, and her page', async () => {
     await page.setViewportSize({ width: 1280, height: 900 });
     const dance = sessionCard(page, 'Time to Dance');
     await dance.waitFor();
-    const activity = (await w.turfctl('activity', 'list', '--org', '1')).split('\n')
-      .find((l) => l.includes('Time to Dance')).split('\t')[0];
-    const past = [];
-    for (const date of DATES)
-      past.push((await w.turfctl('session', 'create', '--org', '1', '--activity', activity, '--date', date, '--start', '10:00')).trim());
+    const past = await w.sessionsOf('Time to Dance', DATES);
     await w.tablet('zaal', 'sync');
     const elodie = (await w.tablet('zaal', 'walkin', past[0], 'Élodie Müller', '--referral', 'wijkteam',
       '--contact', '06 12345678')).trim();

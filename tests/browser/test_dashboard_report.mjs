@@ -24,11 +24,8 @@ test('the funder report of a quarter, and its downloads', async () => {
     const page = await w.page();
     await page.setViewportSize({ width: 1280, height: 900 });
     await sessionCard(page, 'Time to Dance').waitFor();
-    const activity = (await w.turfctl('activity', 'list', '--org', '1')).split('\n')
-      .find((l) => l.includes('Time to Dance')).split('\t')[0];
-    const ids = {};
-    for (const d of [JAN8, JAN15, FEB5, MAR5])
-      ids[d] = (await w.turfctl('session', 'create', '--org', '1', '--activity', activity, '--date', d, '--start', '10:00')).trim();
+    const dates = [JAN8, JAN15, FEB5, MAR5];
+    const ids = Object.fromEntries((await w.sessionsOf('Time to Dance', dates)).map((id, i) => [dates[i], id]));
     for (const args of [['sync'], ['checkin', ids[JAN8], 'Fatima el Amrani'], ['checkin', ids[JAN8], 'Joop de Vries'],
       ['walkin', ids[JAN8], 'Noor Haddad', '--referral', 'buurtcoach'], ['tally', ids[JAN8], '2'],
       ['checkin', ids[JAN15], 'Fatima el Amrani'], ['checkin', ids[FEB5], 'Fatima el Amrani'],
