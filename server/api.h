@@ -11,8 +11,8 @@
  * download is written to the exports table (who, when, what, how many
  * rows) before a byte of it is sent, and the organisation's coordinators'
  * pages list it (dashboard_on_export). A download that cannot be logged is
- * not sent. The table is read on the store's reader thread, never on the
- * loop.
+ * not sent. The table is read on the store's coordinators' reader thread,
+ * never on the loop.
  *
  * Wiring into ws.c as for auth.h: a protocol API_PROTOCOL_NAME whose
  * callback is api_lws_callback, api_mount among the vhost's mounts, and

@@ -1,5 +1,5 @@
 /* conn.c — per-connection buffers for the websocket transport: incoming
- * message reassembly and the outgoing frame queue. */
+ * message reassembly and the outgoing frame queue (conn.h). */
 #include "conn.h"
 
 #include <assert.h>
@@ -46,6 +46,21 @@ conn_msg_t *conn_msg_take(proto_buf_t *buf) {
   msg->len = buf->len;
   msg->data = buf->base; /* the buffer's allocation now belongs to msg */
   proto_buf_init(buf, LWS_PRE);
+  return msg;
+}
+
+conn_msg_t *conn_msg_copy(const void *data, size_t len) {
+  conn_msg_t *msg = malloc(sizeof *msg);
+  uint8_t *mem = malloc(LWS_PRE + len);
+  if (!msg || !mem) {
+    free(msg);
+    free(mem);
+    return NULL;
+  }
+  memcpy(mem + LWS_PRE, data, len);
+  msg->refs = 1;
+  msg->len = len;
+  msg->data = mem;
   return msg;
 }
 
@@ -154,12 +169,12 @@ int conn_on_writable(conn_t *conn) {
 }
 
 int conn_on_receive(conn_t *conn, const void *in, size_t len, bool first,
-                    bool final, bool binary, size_t max_bytes,
+                    bool final, bool kind_ok, size_t max_bytes,
                     const uint8_t **msg, size_t *msg_len) {
   if (first) {
     conn->rx_len = 0;
     conn->rx_discard = false;
-    if (!binary) {
+    if (!kind_ok) {
       conn->rx_discard = !final;
       return PROTO_EBAD_FRAME;
     }

@@ -1,7 +1,10 @@
-/* conn.h — one websocket connection as the sync engine sees it: reassembly
- * of incoming messages, a queue of outgoing frames written only when lws
- * says the socket is writable, and a reference count so that storage
- * requests still in flight never touch freed memory.
+/* conn.h — one websocket connection: reassembly of incoming messages, a
+ * queue of outgoing frames written only when lws says the socket is
+ * writable (with a byte budget past which a too slow reader is dropped),
+ * and a reference count so that storage requests still in flight never
+ * touch freed memory. The sync engine's connections (turf.v1) and the
+ * dashboard's pages (dashboard.c) both speak through it; the sync state
+ * below is the sync engine's alone.
  *
  * Lifetime: created on LWS_CALLBACK_ESTABLISHED with one reference held by
  * the lws connection; every pending storage request takes another. When lws
@@ -86,6 +89,8 @@ conn_msg_t *conn_msg_encode(const proto_frame_t *frame); /* NULL on error */
  * headroom); buf's memory moves into it and buf is left empty. NULL when out
  * of memory (buf is disposed of then). */
 conn_msg_t *conn_msg_take(proto_buf_t *buf);
+/* A message holding a copy of len bytes of data. NULL on ENOMEM. */
+conn_msg_t *conn_msg_copy(const void *data, size_t len);
 void conn_msg_unref(conn_msg_t *msg);
 
 /* Queues msg (takes a reference) and asks lws for a writable callback.
@@ -102,12 +107,14 @@ void conn_send_error(conn_t *conn, int code, const char *message, bool close);
  * one connection cannot starve the others). Returns -1 to close. */
 int conn_on_writable(conn_t *conn);
 
-/* Appends a received fragment. Returns 1 when msg is a whole message
- * (*msg / *len valid until the next call), 0 when more is to come, or a
- * negative PROTO_E* code for a message to reject (the rest of it is
- * discarded). */
+/* Appends a received fragment. kind_ok: whether a message of this kind
+ * (text or binary, lws_frame_is_binary) is one the protocol takes. Returns
+ * 1 when msg is a whole message (*msg / *len valid until the next call), 0
+ * when more is to come, or a negative PROTO_E* code for a message to
+ * reject (the rest of it is discarded): PROTO_EBAD_FRAME for the wrong
+ * kind, PROTO_ETOO_LARGE past max_bytes. */
 int conn_on_receive(conn_t *conn, const void *in, size_t len, bool first,
-                    bool final, bool binary, size_t max_bytes,
+                    bool final, bool kind_ok, size_t max_bytes,
                     const uint8_t **msg, size_t *msg_len);
 
 #endif

@@ -9,6 +9,9 @@
  * read right after it, so a burst of pushes costs two reads, not one each,
  * and the page is never more than one read behind.
  *
+ * A page's websocket is a conn_t (conn.h), the same transport as a
+ * tablet's: its send queue, byte budget and message reassembly.
+ *
  * Lifetime: a client holds one reference for its lws connection and one per
  * storage request made for it; it is freed when the last goes, so a reply
  * arriving after the page closed finds memory that is still valid (and a
@@ -25,13 +28,13 @@
 
 #include "../protocol/schema.h"
 #include "auth.h"
+#include "conn.h"
 #include "http.h"
 #include "log.h"
 #include "report.h"
 
 #define DASH__MAX_RX 4096                 /* one message from a page (bytes) */
 #define DASH__MAX_QUEUED (16u << 20)      /* unsent bytes before a page is dropped */
-#define DASH__WRITES_PER_CALLBACK 8
 /* How often a page's login is checked: logging out (or an account turfctl
  * disabled) closes its pages within this. */
 #define DASH__SESSION_CHECK_US (2 * LWS_USEC_PER_SEC)
@@ -50,17 +53,11 @@ static const char *const dash__part_names[STORE_VIEW_NPARTS] = {
     "history", "people", "person",
 };
 
-typedef struct dash_msg_s dash_msg_t;
-struct dash_msg_s {
-  dash_msg_t *next;
-  size_t len;       /* payload (bytes), at data + LWS_PRE */
-  uint8_t data[];
-};
-
 typedef struct dash_client_s dash_client_t;
 struct dash_client_s {
   dashboard_t *dash;
-  struct lws *wsi;    /* NULL once lws has closed the connection */
+  conn_t *conn;       /* the websocket: queue, budget, reassembly; its wsi
+                         is NULL once lws has closed the connection */
   uint32_t refs;
   uint64_t id;        /* for log lines */
   auth_user_t user;   /* who logged in: the only organisation shown is theirs */
@@ -76,11 +73,6 @@ struct dash_client_s {
   bool report_next_set;       /* and another was asked for meanwhile: */
   store_report_t report_next; /* its parameters */
   int64_t report_next_req;
-  dash_msg_t *txq, *txq_tail;
-  size_t tx_bytes;    /* queued, not yet written (bytes) */
-  char rx[DASH__MAX_RX];
-  size_t rx_len;
-  bool rx_discard;    /* the rest of an oversized message */
   dash_client_t *prev, *next;
 };
 
@@ -135,53 +127,22 @@ static int64_t dash__now_ms(void) {
 
 static void dash__client_unref(dash_client_t *c) {
   if (--c->refs) return;
-  while (c->txq) {
-    dash_msg_t *next = c->txq->next;
-    free(c->txq);
-    c->txq = next;
-  }
+  conn_unref(c->conn);
   free(c);
 }
 
 /* Queues payload (copied) for c. Returns 0, or -1 when the page is gone or
  * so far behind that it is dropped (it reconnects and gets a fresh view). */
 static int dash__send(dash_client_t *c, const char *payload, size_t len) {
-  dash_msg_t *m;
+  conn_msg_t *msg;
+  int rc;
 
-  if (c->wsi == NULL) return -1;
-  if (c->tx_bytes + len > DASH__MAX_QUEUED) {
-    log_warn("dashboard page %" PRIu64 " dropped: %zu bytes unsent (too slow)", c->id,
-             c->tx_bytes);
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-    return -1;
-  }
-  m = malloc(sizeof(*m) + LWS_PRE + len);
-  if (m == NULL) return -1;
-  m->next = NULL;
-  m->len = len;
-  memcpy(m->data + LWS_PRE, payload, len);
-  if (c->txq_tail)
-    c->txq_tail->next = m;
-  else
-    c->txq = m;
-  c->txq_tail = m;
-  c->tx_bytes += len;
-  lws_callback_on_writable(c->wsi);
-  return 0;
-}
-
-static int dash__on_writable(dash_client_t *c) {
-  for (int i = 0; i < DASH__WRITES_PER_CALLBACK && c->txq; i++) {
-    dash_msg_t *m = c->txq;
-    if (lws_write(c->wsi, m->data + LWS_PRE, m->len, LWS_WRITE_BINARY) < (int)m->len) return -1;
-    c->txq = m->next;
-    if (!c->txq) c->txq_tail = NULL;
-    c->tx_bytes -= m->len;
-    free(m);
-    if (lws_send_pipe_choked(c->wsi)) break;
-  }
-  if (c->txq) lws_callback_on_writable(c->wsi);
-  return 0;
+  if (c->conn->wsi == NULL) return -1;
+  msg = conn_msg_copy(payload, len);
+  if (msg == NULL) return -1;
+  rc = conn_send(c->conn, msg, DASH__MAX_QUEUED);
+  conn_msg_unref(msg);
+  return rc;
 }
 
 /* ---- JSON out ------------------------------------------------------------------ */
@@ -400,7 +361,7 @@ static void dash__own_done(store_req_t *req) {
   dash_client_t *c = job->client;
 
   c->own_in_flight = false;
-  if (c->wsi && req->status == 0 && req->u.view.org == c->org) {
+  if (c->conn->wsi && req->status == 0 && req->u.view.org == c->org) {
     dash_buf_t b = {0};
     for (int part = STORE_VIEW_DAY; part < STORE_VIEW_NPARTS && !b.failed; part++) {
       if (!req->u.view.json[part]) continue;
@@ -408,11 +369,11 @@ static void dash__own_done(store_req_t *req) {
       if (!b.failed) dash__send(c, b.p, b.len);
     }
     free(b.p);
-  } else if (c->wsi && req->status != 0 && req->status != PROTO_ESHUTTING_DOWN) {
+  } else if (c->conn->wsi && req->status != 0 && req->status != PROTO_ESHUTTING_DOWN) {
     log_warn("dashboard: could not read page %" PRIu64 "'s own parts: %s", c->id,
              proto_strerror(req->status));
   }
-  if (c->wsi && c->own_pending) {
+  if (c->conn->wsi && c->own_pending) {
     c->own_pending = false;
     dash__own_refresh(job->dash, c);
   }
@@ -483,7 +444,7 @@ static void dash__report_done(store_req_t *req) {
   dash_client_t *c = job->client;
 
   c->report_in_flight = false;
-  if (c->wsi && req->status == 0) {
+  if (c->conn->wsi && req->status == 0) {
     dash_buf_t b = {0};
     dash__putf(&b, "{\"t\":\"report\",\"org\":%" PRId64 ",\"req\":%" PRId64 ",\"data\":", c->org,
                job->page_req);
@@ -492,12 +453,12 @@ static void dash__report_done(store_req_t *req) {
     if (!b.failed) dash__send(c, b.p, b.len);
     free(b.p);
     dash__send_result(c, job->page_req, 0, NULL);
-  } else if (c->wsi && req->status != PROTO_ESHUTTING_DOWN) {
+  } else if (c->conn->wsi && req->status != PROTO_ESHUTTING_DOWN) {
     log_warn("dashboard: could not read a report for page %" PRIu64 ": %s", c->id,
              proto_strerror(req->status));
     dash__send_result(c, job->page_req, req->status, NULL);
   }
-  if (c->wsi && c->report_next_set) {
+  if (c->conn->wsi && c->report_next_set) {
     c->report_next_set = false;
     dash__report_start(job->dash, c, &c->report_next, c->report_next_req);
   }
@@ -537,15 +498,15 @@ static void dash__first_view_done(store_req_t *req) {
   dash_client_t *c = job->client;
   store_view_t *v = &req->u.view;
 
-  if (c->wsi && req->status == 0) {
+  if (c->conn->wsi && req->status == 0) {
     c->org = v->org;
     c->ready = true;
     dash__send_view(job->dash, c, v);
     dash__own_refresh(job->dash, c); /* a day or history asked for before */
-  } else if (c->wsi && req->status != PROTO_ESHUTTING_DOWN) {
+  } else if (c->conn->wsi && req->status != PROTO_ESHUTTING_DOWN) {
     log_warn("dashboard: could not read the view for page %" PRIu64 ": %s", c->id,
              proto_strerror(req->status));
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    lws_set_timeout(c->conn->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
   }
   dash__job_free(job);
 }
@@ -578,7 +539,7 @@ static void dash__action_done(store_req_t *req) {
            "head=%" PRIu64,
            (int)a->kind, a->org_id, a->conflict, a->keep, a->drop,
            req->status ? proto_errname(req->status) : "ok", a->nops, a->head);
-  if (c->wsi) dash__send_result(c, job->page_req, req->status, why);
+  if (c->conn->wsi) dash__send_result(c, job->page_req, req->status, why);
   if (req->status == 0) {
     /* The server's op goes to the tablets exactly as a push's does. */
     if (a->nops) sync_org_changed(dash->sync, a->org_id);
@@ -894,16 +855,18 @@ int dashboard_callback(dashboard_t *dash, struct lws *wsi, int reason, void *use
     int n;
     c = calloc(1, sizeof(*c));
     if (!c) return -1;
+    c->id = ++dash->next_id;
+    c->conn = conn_new(wsi, c->id);
     /* The upgrade's headers are still there: who it is was checked at
      * FILTER_PROTOCOL_CONNECTION just before. */
-    if (auth_request_user(wsi, &c->user) != 0) {
+    if (!c->conn || auth_request_user(wsi, &c->user) != 0) {
+      if (c->conn) conn_unref(c->conn);
       free(c);
       return -1;
     }
+    snprintf(c->conn->peer, sizeof c->conn->peer, "dashboard page %" PRIu64, c->id);
     c->dash = dash;
-    c->wsi = wsi;
     c->refs = 1;
-    c->id = ++dash->next_id;
     c->next = dash->clients;
     if (dash->clients) dash->clients->prev = c;
     dash->clients = c;
@@ -927,35 +890,29 @@ int dashboard_callback(dashboard_t *dash, struct lws *wsi, int reason, void *use
     lws_set_timer_usecs(wsi, DASH__SESSION_CHECK_US);
     return 0;
 
-  case LWS_CALLBACK_RECEIVE:
+  case LWS_CALLBACK_RECEIVE: {
+    const uint8_t *msg;
+    size_t msg_len;
+    int rc;
     if (!c) return -1;
-    if (lws_is_first_fragment(wsi)) {
-      c->rx_len = 0;
-      c->rx_discard = false;
-    }
-    if (c->rx_discard || c->rx_len + len > sizeof c->rx) {
-      c->rx_discard = true;
-      if (lws_is_final_fragment(wsi)) {
-        c->rx_discard = false;
-        dash__send_result(c, 0, PROTO_ETOO_LARGE, NULL);
-      }
-      return 0;
-    }
-    memcpy(c->rx + c->rx_len, in, len);
-    c->rx_len += len;
-    if (lws_is_final_fragment(wsi)) {
+    /* Pages send text frames; either kind is taken. */
+    rc = conn_on_receive(c->conn, in, len, lws_is_first_fragment(wsi), lws_is_final_fragment(wsi),
+                         true, DASH__MAX_RX, &msg, &msg_len);
+    if (rc == PROTO_ETOO_LARGE || rc == PROTO_ENOMEM) {
+      dash__send_result(c, 0, rc, NULL);
+    } else if (rc == 1) {
       if (!auth_session_alive(wsi, c->user.session)) {
         log_info("dashboard page %" PRIu64 " closed: %s is logged out", c->id, c->user.login);
         return -1;
       }
-      dash__on_message(dash, c, c->rx, c->rx_len);
-      c->rx_len = 0;
+      dash__on_message(dash, c, (const char *)msg, msg_len);
     }
     return 0;
+  }
 
   case LWS_CALLBACK_SERVER_WRITEABLE:
     if (!c) return -1;
-    return dash__on_writable(c);
+    return conn_on_writable(c->conn);
 
   case LWS_CALLBACK_CLOSED:
     if (c) {
@@ -966,7 +923,7 @@ int dashboard_callback(dashboard_t *dash, struct lws *wsi, int reason, void *use
         dash->clients = c->next;
       if (c->next) c->next->prev = c->prev;
       c->prev = c->next = NULL;
-      c->wsi = NULL;
+      c->conn->wsi = NULL;
       log_info("dashboard page %" PRIu64 " closed", c->id);
       dash__client_unref(c);
     }

@@ -78,7 +78,7 @@ static int ws__turf_callback(struct lws *wsi, enum lws_callback_reasons reason, 
   case LWS_CALLBACK_RECEIVE:
     if (!session->conn) return -1;
     rc = conn_on_receive(session->conn, in, len, lws_is_first_fragment(wsi),
-                         lws_is_final_fragment(wsi), lws_frame_is_binary(wsi),
+                         lws_is_final_fragment(wsi), lws_frame_is_binary(wsi) != 0,
                          ws->cfg->max_frame_bytes, &msg, &msg_len);
     if (rc == 1)
       sync_on_message(ws->sync, session->conn, msg, msg_len);

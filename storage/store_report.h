@@ -1,5 +1,5 @@
 /* store_report.h — private to storage/: the funder report (STORE_REPORT of
- * store.h) read on the reader thread, and the log of downloads
+ * store.h) read on the coordinators' reader thread, and the log of downloads
  * (STORE_EXPORT_LOG) written on the writer thread. store_sqlite.c only
  * dispatches to these. */
 #ifndef TURF_STORE_REPORT_H

@@ -1,10 +1,11 @@
 /* store_sqlite.c — the SQLite backend of the storage interface (store.h).
  *
- * Owns two connections to one database file in WAL mode and the two threads
- * that use them: a writer that group-commits hello/push/status requests
- * (many requests, one transaction, one fsync) and a reader that serves
- * pulls from a query-only connection, so a long pull never holds up a
- * commit. Completed requests go to a done list and are handed back on the
+ * Owns three connections to one database file in WAL mode and the three
+ * threads that use them: a writer that group-commits hello/push/status and
+ * the dashboard's actions (many requests, one transaction, one fsync), a
+ * reader that serves the tablets' pulls from a query-only connection, so a
+ * long pull never holds up a commit, and a second reader for coordinators'
+ * views and reports, so that a report never holds up a tablet's pull. Completed requests go to a done list and are handed back on the
  * caller's loop through one uv_async_t. The loop thread only ever moves
  * pointers under a mutex; it never touches SQLite.
  *
@@ -1491,15 +1492,27 @@ typedef struct {
   bool stop;       /* store_close began: no new requests; drain, then exit */
 } store__queue_t;
 
+/* A reading thread: its queue and its own query-only connection. */
+typedef struct {
+  store_t *store;
+  store__queue_t q;
+  store__reader_t reader; /* used only by its thread */
+  uv_thread_t thread;
+} store__lane_t;
+
+/* Two of them: the tablets' pulls never wait behind a coordinator's view
+ * or report, the heaviest reads there are. */
+enum { STORE__TABLETS = 0, STORE__COORDINATORS, STORE__NLANES };
+
 struct store_s {
   uv_loop_t *loop;
   uv_async_t async; /* wakes the loop for completions and thread exits */
   uint32_t max_batch;
   store__writer_t writer; /* used only by writer_thread */
-  store__reader_t reader; /* used only by reader_thread */
   sqlite3 *writer_db;     /* closed by writer_thread when it exits */
-  store__queue_t wq, rq;
-  uv_thread_t writer_thread, reader_thread;
+  store__queue_t wq;
+  uv_thread_t writer_thread;
+  store__lane_t lanes[STORE__NLANES];
   /* Completed requests, in completion order, and the number of threads that
    * have exited; both guarded by done_mu. */
   uv_mutex_t done_mu;
@@ -1671,16 +1684,18 @@ static void store__writer_main(void *arg) {
 }
 
 static void store__reader_main(void *arg) {
-  store_t *s = arg;
+  store__lane_t *lane = arg;
+  store_t *s = lane->store;
+  store__reader_t *r = &lane->reader;
   store_req_t *list, *req;
 
-  while ((list = store__queue_take(&s->rq, STORE__READ_BATCH)) != NULL) {
+  while ((list = store__queue_take(&lane->q, STORE__READ_BATCH)) != NULL) {
     for (req = list; req != NULL; req = req->_next) {
-      req->status = req->type == STORE_PULL    ? store__pull(&s->reader, req)
-                    : req->type == STORE_VIEW  ? store__view(s->reader.db, req)
-                    : req->type == STORE_HEADS ? store__heads(&s->reader, req)
-                    : req->type == STORE_REPORT ? store__report(s->reader.db, req)
-                                               : PROTO_EINTERNAL;
+      req->status = req->type == STORE_PULL     ? store__pull(r, req)
+                    : req->type == STORE_VIEW   ? store__view(r->db, req)
+                    : req->type == STORE_HEADS  ? store__heads(r, req)
+                    : req->type == STORE_REPORT ? store__report(r->db, req)
+                                                : PROTO_EINTERNAL;
       if (req->status != 0) {
         store_req_dispose(req);
         /* A report's own refusal (no such table) stays what it is. */
@@ -1690,13 +1705,14 @@ static void store__reader_main(void *arg) {
     }
     store__complete(s, list);
   }
-  store__reader_close(&s->reader);
+  store__reader_close(r);
   store__thread_exited(s);
 }
 
 static void store__free(store_t *s) {
   store__queue_dispose(&s->wq);
-  store__queue_dispose(&s->rq);
+  for (int i = 0; i < STORE__NLANES; i++)
+    store__queue_dispose(&s->lanes[i].q);
   uv_mutex_destroy(&s->done_mu);
   free(s);
 }
@@ -1727,13 +1743,14 @@ static void store__async_cb(uv_async_t *handle) {
     req->_next = NULL;
     req->_cb(req);
   }
-  /* Both threads have handed over their last completions (they count
+  /* Every thread has handed over its last completions (they count
    * themselves out after that, under the same mutex): nothing can send on
    * the handle any more. Joining waits only for them to return. */
-  if (exited == 2 && !s->closed) {
+  if (exited == 1 + STORE__NLANES && !s->closed) {
     s->closed = true;
     uv_thread_join(&s->writer_thread);
-    uv_thread_join(&s->reader_thread);
+    for (int i = 0; i < STORE__NLANES; i++)
+      uv_thread_join(&s->lanes[i].thread);
     uv_close((uv_handle_t *)&s->async, store__close_cb);
   }
 }
@@ -1769,14 +1786,22 @@ store_t *store_open(const char *path, uv_loop_t *loop, const store_options_t *op
   if (store__query_int(db, "SELECT COALESCE(MAX(hlc), 0) FROM ops", 0, &max_hlc, &found) != 0)
     goto fail_writer;
   s->max_hlc = (uint64_t)max_hlc;
-  if (store__reader_open(&s->reader, path) != 0)
-    goto fail_writer;
+  for (int i = 0; i < STORE__NLANES; i++) {
+    s->lanes[i].store = s;
+    if (store__reader_open(&s->lanes[i].reader, path) != 0 ||
+        store__queue_init(&s->lanes[i].q) != 0) {
+      store__reader_close(&s->lanes[i].reader);
+      while (i-- > 0) {
+        store__queue_dispose(&s->lanes[i].q);
+        store__reader_close(&s->lanes[i].reader);
+      }
+      goto fail_writer;
+    }
+  }
   if (store__queue_init(&s->wq) != 0)
-    goto fail_reader;
-  if (store__queue_init(&s->rq) != 0)
-    goto fail_wq;
+    goto fail_lanes;
   if (uv_mutex_init(&s->done_mu) != 0)
-    goto fail_rq;
+    goto fail_wq;
   if (uv_async_init(loop, &s->async, store__async_cb) != 0)
     goto fail_done;
   s->async.data = s;
@@ -1785,17 +1810,27 @@ store_t *store_open(const char *path, uv_loop_t *loop, const store_options_t *op
     s->closed = true;
     store__writer_close(&s->writer);
     sqlite3_close(db);
-    store__reader_close(&s->reader);
+    for (int i = 0; i < STORE__NLANES; i++)
+      store__reader_close(&s->lanes[i].reader);
     uv_close((uv_handle_t *)&s->async, store__close_cb);
     fprintf(stderr, "store: cannot start the writer thread\n");
     return NULL;
   }
-  if (uv_thread_create(&s->reader_thread, store__reader_main, s) != 0) {
-    fprintf(stderr, "store: cannot start the reader thread\n");
+  for (int i = 0; i < STORE__NLANES; i++) {
+    if (uv_thread_create(&s->lanes[i].thread, store__reader_main, &s->lanes[i]) == 0)
+      continue;
+    fprintf(stderr, "store: cannot start a reader thread\n");
+    /* The threads started drain and close their own connections. */
     store__queue_stop(&s->wq);
     uv_thread_join(&s->writer_thread); /* it closes the writer connection */
+    for (int j = 0; j < STORE__NLANES; j++) {
+      store__queue_stop(&s->lanes[j].q);
+      if (j < i)
+        uv_thread_join(&s->lanes[j].thread);
+      else
+        store__reader_close(&s->lanes[j].reader);
+    }
     s->closed = true;
-    store__reader_close(&s->reader);
     uv_close((uv_handle_t *)&s->async, store__close_cb);
     return NULL;
   }
@@ -1803,12 +1838,13 @@ store_t *store_open(const char *path, uv_loop_t *loop, const store_options_t *op
 
 fail_done:
   uv_mutex_destroy(&s->done_mu);
-fail_rq:
-  store__queue_dispose(&s->rq);
 fail_wq:
   store__queue_dispose(&s->wq);
-fail_reader:
-  store__reader_close(&s->reader);
+fail_lanes:
+  for (int i = 0; i < STORE__NLANES; i++) {
+    store__queue_dispose(&s->lanes[i].q);
+    store__reader_close(&s->lanes[i].reader);
+  }
 fail_writer:
   store__writer_close(&s->writer);
 fail_db:
@@ -1850,16 +1886,16 @@ int store_submit(store_t *s, store_req_t *req, store_cb cb) {
     req->u.pull.nops = 0;
     req->u.pull.next_cursor = 0;
     req->u.pull.head = 0;
-    q = &s->rq;
+    q = &s->lanes[STORE__TABLETS].q;
     break;
   case STORE_VIEW:
     memset(req->u.view.json, 0, sizeof(req->u.view.json));
     req->u.view.org = 0;
-    q = &s->rq;
+    q = &s->lanes[STORE__COORDINATORS].q;
     break;
   case STORE_HEADS:
     memset(&req->u.heads, 0, sizeof(req->u.heads));
-    q = &s->rq;
+    q = &s->lanes[STORE__TABLETS].q;
     break;
   case STORE_ACTION:
     req->u.action.nops = 0;
@@ -1870,7 +1906,7 @@ int store_submit(store_t *s, store_req_t *req, store_cb cb) {
     req->u.report.body = NULL;
     req->u.report.len = 0;
     req->u.report.rows = 0;
-    q = &s->rq;
+    q = &s->lanes[STORE__COORDINATORS].q;
     break;
   case STORE_EXPORT_LOG:
     q = &s->wq;
@@ -1905,7 +1941,8 @@ void store_close(store_t *s, void (*done)(void *arg), void *arg) {
   /* The threads drain their queues, close their connections and count
    * themselves out; store__async_cb then closes the handle. */
   store__queue_stop(&s->wq);
-  store__queue_stop(&s->rq);
+  for (int i = 0; i < STORE__NLANES; i++)
+    store__queue_stop(&s->lanes[i].q);
 }
 
 /* ---- demo seed ------------------------------------------------------------- */

@@ -82,7 +82,7 @@ async def main(tmp):
     with open(os.path.join(tmp, "turfd.log"), "ab") as log:
         proc, url, code = start_turfd(tmp, log, "--demo")
         # The migration ran inside turfd's start: nothing was lost or changed.
-        assert query(server_db, "PRAGMA user_version") == [(8,)]
+        assert query(server_db, "PRAGMA user_version") == [(9,)]
         # Version 8: every organisation is in the default time zone.
         assert query(server_db, "SELECT DISTINCT tz FROM orgs") == [("Europe/Amsterdam",)]
         # Version 7: devices say nothing of their storage until their next hello.

@@ -81,7 +81,7 @@ int main(void) {
   CHECK_EQ_INT(schema_objects(path), objects);
 
   db = tu_sqlite_open(path);
-  CHECK_EQ_INT(tu_qint(db, "PRAGMA user_version"), 8); /* schema v8: organisations' zones */
+  CHECK_EQ_INT(tu_qint(db, "PRAGMA user_version"), 9); /* schema v9: the log of downloads */
   CHECK_EQ_STR(tu_qtext(db, buf, sizeof(buf), "PRAGMA journal_mode"), "wal");
   CHECK_EQ_INT(tu_qint(db, "SELECT head FROM orgs WHERE id = %lld", (long long)org), head + 1);
   CHECK_EQ_INT(tu_qint(db, "SELECT count(*) FROM ops WHERE device = 'tabA'"), 6);
