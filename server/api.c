@@ -20,6 +20,7 @@
 #include "report.h"
 
 #define API__CHUNK 16384 /* bytes written per writable callback */
+#define API__WAIT_S 120  /* the longest a download may wait for the store */
 
 struct api_s {
   store_t *store;
@@ -85,6 +86,7 @@ static void api__respond(struct lws *wsi, api__http_t *h, int status, const char
   h->len = body ? len : 0;
   h->sent = 0;
   h->stage = API__HEADERS;
+  lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
   lws_callback_on_writable(wsi);
 }
 
@@ -329,6 +331,9 @@ static int api__on_request(struct lws *wsi, api__http_t *h, const char *path) {
   }
   h->job = job;
   h->stage = API__WAITING;
+  /* lws would close a request that says nothing for its usual few seconds;
+   * a year's report may take longer than that to read. */
+  lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, API__WAIT_S);
   return 0;
 }
 

@@ -98,16 +98,20 @@ static const store__table_t store__tables[] = {
      "  " STORE__AVERAGE("t.named + t.anonymous", "t.sessions") " AS average FROM totals t",
      store__summary_nl, store__summary_en},
     {"months",
-     "SELECT m.month AS month,"
-     "  (SELECT count(*) FROM held WHERE substr(date, 1, 7) = m.month) AS sessions,"
-     "  (SELECT count(*) FROM visits WHERE substr(date, 1, 7) = m.month)"
-     "  + (SELECT COALESCE(sum(n), 0) FROM anon WHERE substr(date, 1, 7) = m.month) AS visits,"
-     "  (SELECT count(*) FROM visits WHERE substr(date, 1, 7) = m.month) AS named,"
-     "  (SELECT COALESCE(sum(n), 0) FROM anon WHERE substr(date, 1, 7) = m.month) AS anonymous,"
-     "  (SELECT count(DISTINCT participant) FROM visits WHERE substr(date, 1, 7) = m.month)"
-     "    AS participants,"
-     "  (SELECT count(*) FROM newcomers WHERE substr(first, 1, 7) = m.month) AS new "
-     "FROM months m ORDER BY m.month",
+     "SELECT m.month AS month, COALESCE(h.sessions, 0) AS sessions,"
+     "  COALESCE(v.named, 0) + COALESCE(a.anonymous, 0) AS visits, COALESCE(v.named, 0) AS named,"
+     "  COALESCE(a.anonymous, 0) AS anonymous, COALESCE(v.participants, 0) AS participants,"
+     "  COALESCE(n.new, 0) AS new "
+     "FROM months m"
+     "  LEFT JOIN (SELECT substr(date, 1, 7) AS month, count(*) AS sessions FROM held GROUP BY 1) h"
+     "    ON h.month = m.month"
+     "  LEFT JOIN (SELECT substr(date, 1, 7) AS month, count(*) AS named,"
+     "    count(DISTINCT participant) AS participants FROM visits GROUP BY 1) v ON v.month = m.month"
+     "  LEFT JOIN (SELECT substr(date, 1, 7) AS month, sum(n) AS anonymous FROM anon GROUP BY 1) a"
+     "    ON a.month = m.month"
+     "  LEFT JOIN (SELECT substr(first, 1, 7) AS month, count(*) AS new FROM newcomers GROUP BY 1) n"
+     "    ON n.month = m.month "
+     "ORDER BY m.month",
      store__months_nl, store__months_en},
     {"activities",
      "SELECT a.activity_name AS activity, a.location_name AS location, a.sessions AS sessions,"
