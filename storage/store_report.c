@@ -3,10 +3,10 @@
  *
  * Every table is one SELECT over the same common table expressions: the
  * sessions of the period in scope, the named visits (check-ins with status
- * present) and anonymous ones (tallies) of those held, and each visitor's
- * first visit ever in scope. A participant is new in the period when that
- * first visit falls in it, and new to an activity when their first visit
- * there does. JSON is built by SQLite's json functions (names typed on
+ * present) and anonymous ones (tallies) of those held, and who came before
+ * the period. A participant is new in the period when their first visit
+ * ever, in scope, falls in it (they came, and not before), and new to an
+ * activity when their first visit there does. JSON is built by SQLite's json functions (names typed on
  * tablets are escaped by SQLite); every table of one request comes from
  * one statement and one snapshot. CSV is written here, on the reader
  * thread, row by row.
@@ -28,21 +28,31 @@ static const char store__report_with[] =
     "  WHERE s.org = ?1 AND s.date BETWEEN ?2 AND ?3"
     "  AND (?4 = '' OR a.location = ?4) AND (?5 = '' OR s.activity = ?5)),"
     "held AS (SELECT * FROM scoped WHERE NOT cancelled),"
-    "visits AS (SELECT c.participant, h.id AS session, h.date, h.activity"
-    "  FROM held h JOIN checkins c ON c.org = ?1 AND c.session = h.id AND c.status = 'present'),"
+    "visits AS MATERIALIZED (SELECT c.participant, c.session,"
+    "  (SELECT x.date FROM sessions x WHERE x.org = ?1 AND x.id = c.session) AS date,"
+    "  (SELECT x.activity FROM sessions x WHERE x.org = ?1 AND x.id = c.session) AS activity"
+    "  FROM checkins c WHERE c.org = ?1 AND c.status = 'present'"
+    "  AND c.session IN (SELECT id FROM held)),"
     "anon AS (SELECT h.id AS session, h.date, h.activity, COALESCE(t.total, 0) AS n"
     "  FROM held h LEFT JOIN session_tallies t ON t.org = ?1 AND t.session = h.id),"
-    /* First visits, ever, in scope: per activity, then overall. */
-    "firsts_by_activity AS (SELECT c.participant, s.activity, min(s.date) AS first"
-    "  FROM checkins c JOIN sessions s ON s.org = c.org AND s.id = c.session"
-    "  LEFT JOIN activities a ON a.org = s.org AND a.id = s.activity"
-    "  WHERE c.org = ?1 AND c.status = 'present' AND NOT COALESCE(s.cancelled, 0)"
-    "  AND (?4 = '' OR a.location = ?4) AND (?5 = '' OR s.activity = ?5)"
-    "  AND c.participant IN (SELECT participant FROM visits)"
-    "  GROUP BY c.participant, s.activity),"
-    "firsts AS (SELECT participant, min(first) AS first FROM firsts_by_activity"
-    "  GROUP BY participant),"
-    "newcomers AS (SELECT participant, first FROM firsts WHERE first BETWEEN ?2 AND ?3),"
+    /* Who came before the period, in scope: who did not is new in it (to
+     * an activity: who did not come to that one). Only the sessions before
+     * the period are read for it, not all of them again. */
+    "earlier_sessions AS (SELECT s.id, s.activity"
+    "  FROM sessions s LEFT JOIN activities a ON a.org = s.org AND a.id = s.activity"
+    "  WHERE s.org = ?1 AND s.date < ?2 AND NOT COALESCE(s.cancelled, 0)"
+    "  AND (?4 = '' OR a.location = ?4) AND (?5 = '' OR s.activity = ?5)),"
+    /* IN, not a join: SQLite then reads the check-ins view for those
+     * sessions only, once (joined, it read the view again per session). */
+    "earlier AS MATERIALIZED (SELECT c.participant,"
+    "  (SELECT x.activity FROM sessions x WHERE x.org = ?1 AND x.id = c.session) AS activity"
+    "  FROM checkins c WHERE c.org = ?1 AND c.status = 'present'"
+    "  AND c.session IN (SELECT id FROM earlier_sessions)),"
+    "new_to_activity AS (SELECT participant, activity, min(date) AS first FROM visits"
+    "  WHERE (participant, activity) NOT IN (SELECT participant, activity FROM earlier)"
+    "  GROUP BY participant, activity),"
+    "newcomers AS (SELECT participant, min(date) AS first FROM visits"
+    "  WHERE participant NOT IN (SELECT participant FROM earlier) GROUP BY participant),"
     "per_person AS (SELECT participant, count(*) AS n, min(date) AS first, max(date) AS last"
     "  FROM visits GROUP BY participant),"
     /* Every month of the period, also those without a session (at most 25
@@ -117,8 +127,7 @@ static const store__table_t store__tables[] = {
      "SELECT a.activity_name AS activity, a.location_name AS location, a.sessions AS sessions,"
      "  COALESCE(v.named, 0) + COALESCE(n.anonymous, 0) AS visits, COALESCE(v.named, 0) AS named,"
      "  COALESCE(n.anonymous, 0) AS anonymous, COALESCE(v.participants, 0) AS participants,"
-     "  (SELECT count(*) FROM firsts_by_activity f WHERE f.activity = a.activity"
-     "    AND f.first BETWEEN ?2 AND ?3) AS new,"
+     "  (SELECT count(*) FROM new_to_activity f WHERE f.activity IS a.activity) AS new,"
      "  " STORE__AVERAGE("COALESCE(v.named, 0) + COALESCE(n.anonymous, 0)", "a.sessions") " AS average "
      "FROM (SELECT activity, max(activity_name) AS activity_name,"
      "    max(location_name) AS location_name, count(*) AS sessions FROM held GROUP BY activity) a"
@@ -146,9 +155,9 @@ static const store__table_t store__tables[] = {
      "SELECT CASE WHEN ?6 THEN COALESCE(p.name, v.participant)"
      "  ELSE COALESCE(NULLIF(p.pseudonym, ''), 'P-' || upper(substr(v.participant, -6))) END"
      "  AS participant, v.n AS visits, v.first AS first, v.last AS last,"
-     "  COALESCE(f.first BETWEEN ?2 AND ?3, 0) AS new, p.referral AS referral "
+     "  v.participant IN (SELECT participant FROM newcomers) AS new, p.referral AS referral "
      "FROM per_person v LEFT JOIN participants p ON p.org = ?1 AND p.id = v.participant"
-     "  LEFT JOIN firsts f ON f.participant = v.participant ORDER BY 1, v.participant",
+     " ORDER BY 1, v.participant",
      store__people_nl, store__people_en},
 };
 #define STORE__NTABLES (sizeof store__tables / sizeof store__tables[0])
