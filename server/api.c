@@ -5,8 +5,9 @@
  * by its writer (STORE_EXPORT_LOG, durable like an ack), and the loop then
  * writes the response in pieces as the socket takes them. A request that
  * goes away meanwhile only detaches from its job (job->http = NULL); the job
- * is freed when the store hands it back, and what was read is then neither
- * logged nor sent. */
+ * is freed when the store hands it back, and what was read is not sent
+ * (nor logged, unless it went away while its logging was under way: the
+ * log then says one download more than was made, never one less). */
 #include "api.h"
 
 #include <inttypes.h>
@@ -21,6 +22,7 @@
 
 #define API__CHUNK 16384 /* bytes written per writable callback */
 #define API__WAIT_S 120  /* the longest a download may wait for the store */
+#define API__MAX_QUERY 512 /* bytes of a request's query arguments */
 
 struct api_s {
   store_t *store;
@@ -249,6 +251,12 @@ static int api__on_request(struct lws *wsi, api__http_t *h, const char *path) {
   }
   if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
     api__refuse(wsi, h, HTTP_STATUS_METHOD_NOT_ALLOWED, "GET only");
+    return 0;
+  }
+  /* No value this API takes is long; a query that is, is refused whole
+   * (lws would report a long value as absent). */
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > API__MAX_QUERY) {
+    api__refuse(wsi, h, HTTP_STATUS_BAD_REQUEST, "the query is too long");
     return 0;
   }
   if (auth_request_user(wsi, &user) != 0) {

@@ -13,7 +13,9 @@ const char *report_check(const char *from, const char *to, const char *location,
     return "from and to are dates, YYYY-MM-DD";
   if (strcmp(from, to) > 0)
     return "from is after to";
-  if (atoi(to) - atoi(from) > REPORT_MAX_YEARS)
+  /* Counted in months: the months table lists every one of them. */
+  int months = (atoi(to) * 12 + atoi(to + 5)) - (atoi(from) * 12 + atoi(from + 5));
+  if (months >= 12 * REPORT_MAX_YEARS)
     return "a report covers at most 25 years";
   if (location[0] && !proto_id_valid(proto_str(location)))
     return "location is an id";

@@ -7,7 +7,8 @@
 #define REPORT_MAX_YEARS 25 /* the longest period a report covers */
 
 /* NULL when from and to are dates (YYYY-MM-DD), from is not after to, the
- * period is at most REPORT_MAX_YEARS long, and location and activity are
+ * period spans fewer than 12 * REPORT_MAX_YEARS months (storage lists
+ * every month of it), and location and activity are
  * each "" (all) or an id; else why not, in words. */
 const char *report_check(const char *from, const char *to, const char *location,
                          const char *activity);

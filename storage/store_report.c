@@ -49,14 +49,15 @@ static const char store__report_with[] =
     "  FROM checkins c WHERE c.org = ?1 AND c.status = 'present'"
     "  AND c.session IN (SELECT id FROM earlier_sessions)),"
     "new_to_activity AS (SELECT participant, activity, min(date) AS first FROM visits"
-    "  WHERE (participant, activity) NOT IN (SELECT participant, activity FROM earlier)"
+    "  WHERE (participant, COALESCE(activity, '')) NOT IN"
+    "    (SELECT participant, COALESCE(activity, '') FROM earlier)"
     "  GROUP BY participant, activity),"
     "newcomers AS (SELECT participant, min(date) AS first FROM visits"
     "  WHERE participant NOT IN (SELECT participant FROM earlier) GROUP BY participant),"
     "per_person AS (SELECT participant, count(*) AS n, min(date) AS first, max(date) AS last"
     "  FROM visits GROUP BY participant),"
-    /* Every month of the period, also those without a session (at most 25
-     * years of them). */
+    /* Every month of the period, also those without a session (at most 300:
+     * server/report.c keeps a period under that). */
     "months(month, i) AS (SELECT substr(?2, 1, 7), 0 UNION ALL"
     "  SELECT substr(date(month || '-01', '+1 month'), 1, 7), i + 1 FROM months"
     "  WHERE month < substr(?3, 1, 7) AND i < 300),"
@@ -153,7 +154,7 @@ static const store__table_t store__tables[] = {
      * id) unless ?6 asks for names. */
     {"participants",
      "SELECT CASE WHEN ?6 THEN COALESCE(p.name, v.participant)"
-     "  ELSE COALESCE(NULLIF(p.pseudonym, ''), 'P-' || upper(substr(v.participant, -6))) END"
+     "  ELSE COALESCE(NULLIF(p.pseudonym, ''), 'P-' || upper(substr(v.participant, -8))) END"
      "  AS participant, v.n AS visits, v.first AS first, v.last AS last,"
      "  v.participant IN (SELECT participant FROM newcomers) AS new, p.referral AS referral "
      "FROM per_person v LEFT JOIN participants p ON p.org = ?1 AND p.id = v.participant"
@@ -258,6 +259,8 @@ static int store__report_json(sqlite3 *db, store_report_t *r, const store__table
     const store__table_t *t = &store__tables[i];
     if (only ? t != only : i == STORE__PARTICIPANTS_TABLE)
       continue;
+    if (sql.failed)
+      break;
     store__puts(&sql, sql.p[sql.len - 1] == '(' ? "'" : ", '");
     store__puts(&sql, t->name);
     store__puts(&sql, "', json(");
@@ -295,8 +298,9 @@ static int store__report_json(sqlite3 *db, store_report_t *r, const store__table
 }
 
 /* One CSV cell. Quoted when it holds the separator, a quote or a line
- * break; a cell that a spreadsheet would run as a formula gets an
- * apostrophe first (names are typed on tablets). */
+ * break; a cell that a spreadsheet would run as a formula (starting with
+ * = + - @, or a tab or carriage return before one) gets an apostrophe
+ * first (names are typed on tablets). */
 static void store__csv_cell(store__text_t *out, sqlite3_stmt *st, int col, char sep) {
   char num[64];
   switch (sqlite3_column_type(st, col)) {
@@ -318,7 +322,10 @@ static void store__csv_cell(store__text_t *out, sqlite3_stmt *st, int col, char 
   }
   default: {
     const char *s = (const char *)sqlite3_column_text(st, col);
-    bool formula = s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@';
+    if (s == NULL) /* out of memory: the cell stays empty */
+      return;
+    bool formula = s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' ||
+                   s[0] == '\r';
     bool quote = formula || strchr(s, sep) || strchr(s, '"') || strchr(s, '\n') || strchr(s, '\r');
     if (!quote) {
       store__puts(out, s);

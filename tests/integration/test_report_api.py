@@ -171,7 +171,8 @@ async def test(server):
     for query, want in ((f"{period}&table=nosuch", 404), ("from=2025-01-01&to=2025", 400),
                         (f"{period}&format=xml", 400), (f"{period}&format=csv", 400),
                         (f"{period}&table=months&names=1", 400), (f"{period}&sep=%09", 400),
-                        ("from=" + "9" * 300, 400)):
+                        ("from=" + "9" * 300, 400), (f"{period}&table=" + "x" * 600, 400),
+                        ("from=2000-01-01&to=2025-12-31", 400)):
         status, _, body = get(server, f"/api/report?{query}", cookie)
         assert status == want and json.loads(body)["error"], (query, status, body)
     status, _, _ = get(server, "/api/nothing", cookie)
