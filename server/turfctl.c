@@ -62,6 +62,9 @@ static const turfctl__cmd_t turfctl__cmds[] = {
      "session create --org ORG --activity ACT --date YYYY-MM-DD|today [--start HH:MM]",
      "Creates one session (occurrence) of ACT (id or name). Prints its id. \"today\" is\n"
      "the date in ORG's time zone."},
+    {"session", "cancel", "session cancel --org ORG [--undo] SESSION",
+     "Calls SESSION (its id) off: tablets show it as cancelled and reports count it\n"
+     "apart. --undo holds it after all."},
     {"session", "list", "session list --org ORG [--date YYYY-MM-DD|today]",
      "Lists ORG's sessions."},
     {"participant", "list", "participant list --org ORG",
@@ -506,7 +509,7 @@ static int turfctl__run(const turfctl__ctx_t *ctx, const turfctl__cmd_t *c, int 
                                        "--date",  "--activity", "--out",     "--login",
                                        "--name",  "--role",     "--ttl",     "--uses",
                                        "--server", "--png",     "--tz",      NULL};
-  static const char *const flags[] = {"--no-qr", "--no-vacuum", NULL};
+  static const char *const flags[] = {"--no-qr", "--no-vacuum", "--undo", NULL};
   char id[ADMIN_DB_ID_SIZE], hash[PASSWD_HASH_SIZE], reply[128], today[11];
   const char *g = c->group, *n = c->name ? c->name : "";
   turfctl__args_t a;
@@ -608,6 +611,12 @@ static int turfctl__run(const turfctl__ctx_t *ctx, const turfctl__cmd_t *c, int 
     } else if (admin_db_session_create(db, org, turfctl__opt(&a, "--activity"), day, start, now,
                                        id) == 0) {
       printf("%s\n", id);
+      turfctl__changed(ctx, org);
+      rc = 0;
+    }
+  } else if (!strcmp(g, "session") && !strcmp(n, "cancel")) {
+    if (turfctl__want(&a, 1, c) == 0 && turfctl__org(db, &a, false, &org) == 0 &&
+        admin_db_session_cancel(db, org, a.pos[0], !turfctl__opt(&a, "--undo"), now) == 0) {
       turfctl__changed(ctx, org);
       rc = 0;
     }

@@ -60,6 +60,11 @@ int admin_db_activity_create(admin_db_t *db, int64_t org, const char *location,
 int admin_db_session_create(admin_db_t *db, int64_t org, const char *activity, const char *date,
                             const char *start, int64_t now_ms, char id_out[ADMIN_DB_ID_SIZE]);
 
+/* Calls a session off (cancelled), or on again: an op on its cancelled
+ * field. session is its id. */
+int admin_db_session_cancel(admin_db_t *db, int64_t org, const char *session, bool cancelled,
+                            int64_t now_ms);
+
 /* Lists org's records of one kind. date may be NULL (sessions: all). */
 int admin_db_location_list(admin_db_t *db, int64_t org, FILE *out);
 int admin_db_activity_list(admin_db_t *db, int64_t org, FILE *out);

@@ -605,6 +605,18 @@ int admin_db_session_create(admin_db_t *a, int64_t org, const char *activity, co
   return adb__create(a, org, SCHEMA_SESSION, f, n, now_ms, id_out);
 }
 
+int admin_db_session_cancel(admin_db_t *a, int64_t org, const char *session, bool cancelled,
+                            int64_t now_ms) {
+  char id[ADMIN_DB_ID_SIZE];
+  proto_field_t f[1];
+  int rc = admin_db_find(a, org, SCHEMA_SESSION, session, id);
+  if (rc != 0)
+    return rc;
+  /* An op on the existing id: only the field it names changes. */
+  f[0] = adb__fbool(adb__field(SCHEMA_SESSION, "cancelled"), cancelled);
+  return adb__create(a, org, SCHEMA_SESSION, f, 1, now_ms, id);
+}
+
 static int adb__list(admin_db_t *a, int64_t org, const char *text, const char *sql,
                      const char *header, FILE *out) {
   sqlite3_stmt *st;

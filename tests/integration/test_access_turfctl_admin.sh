@@ -13,7 +13,7 @@ while read -r cmd; do
   out=$("$TURFCTL" $cmd --help) || fail "turfctl $cmd --help failed"
   grep -q "^Usage: turfctl .*${cmd}" <<<"$out" || fail "turfctl $cmd --help said: $out"
 done < <("$TURFCTL" --help | awk '/^  [a-z]/ {
-  if ($2 ~ /^(create|list|export|erase|passwd|disable|enable|revoke|scope|set)$/) print $1, $2; else print $1 }')
+  if ($2 ~ /^(create|list|cancel|export|erase|passwd|disable|enable|revoke|scope|set)$/) print $1, $2; else print $1 }')
 [ "$("$TURFCTL" --help | grep -c '^  [a-z]')" -ge 20 ] || fail "fewer commands than expected"
 for cmd in "org create" "location list" "participant erase" "coordinator passwd" "enroll" \
   "device revoke" "backup"; do

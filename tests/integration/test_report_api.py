@@ -2,7 +2,8 @@
 
 Four sessions of "Time to Dance" in January to March 2025 (dates named
 here) get check-ins, walk-ins with referrals and tallies from a real
-tablet; one walk-in is named like a spreadsheet formula. The dashboard's
+tablet; one walk-in is named like a spreadsheet formula. A fifth session,
+with a check-in, is called off with turfctl and counts apart. The dashboard's
 "report" command answers the period's tables, and every figure is checked
 against what was recorded: sessions, visits named and anonymous, unique,
 new and returning participants, the average, months (February's new one
@@ -62,6 +63,14 @@ async def test(server):
     zaal.run("walkin", ids[FEB5], FORMULA, "--referral", "wijkteam")
     zaal.run("tally", ids[FEB5], "1")
     zaal.run("checkin", ids[MAR5], "Fatima el Amrani")
+    # A fifth session is called off (and on, and off again): its check-in
+    # is no visit, and it is no session held.
+    off = turfctl(server, "session", "create", "--org", "1", "--activity", act, "--date",
+                  "2025-02-12", "--start", "10:00")
+    zaal.run("sync")
+    zaal.run("checkin", off, "Joop de Vries")
+    for undo in ((), ("--undo",), ()):
+        turfctl(server, "session", "cancel", "--org", "1", *undo, off)
     zaal.run("sync")
 
     # The whole quarter.
@@ -71,7 +80,7 @@ async def test(server):
     assert res["ok"] and report["from"] == "2025-01-01" and report["to"] == "2025-03-31"
     assert "participants" not in report["tables"]
     [summary] = table(report, "summary")
-    assert summary == {"sessions": 4, "cancelled": 0, "visits": 11, "named": 8, "anonymous": 3,
+    assert summary == {"sessions": 4, "cancelled": 1, "visits": 11, "named": 8, "anonymous": 3,
                        "participants": 4, "new": 4, "returning": 0, "average": 2.8}, summary
     months = {m["month"]: m for m in table(report, "months")}
     assert list(months) == ["2025-01", "2025-02", "2025-03"]
