@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "http.h"
 #include "log.h"
 #include "report.h"
 
@@ -61,14 +62,6 @@ const struct lws_http_mount api_mount = {
     .origin = API_PROTOCOL_NAME,
     .origin_protocol = LWSMPRO_CALLBACK,
 };
-
-static api_t *api__of(struct lws *wsi) {
-  struct lws_vhost *vh = lws_get_vhost(wsi);
-  const struct lws_protocols *prot = vh ? lws_vhost_name_to_protocol(vh, API_PROTOCOL_NAME)
-                                        : NULL;
-  api_t **slot = prot ? lws_protocol_vh_priv_get(vh, prot) : NULL;
-  return slot ? *slot : NULL;
-}
 
 static int64_t api__now_ms(void) {
   struct timespec ts;
@@ -354,7 +347,7 @@ int api_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     return 1; /* http only: no websocket here */
 
   case LWS_CALLBACK_HTTP:
-    h->api = api__of(wsi);
+    h->api = http_attached(wsi, API_PROTOCOL_NAME);
     if (h->api == NULL) {
       lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, NULL);
       return -1;
@@ -391,12 +384,7 @@ api_t *api_new(store_t *store, dashboard_t *dash) {
 }
 
 int api_attach(api_t *api, struct lws_vhost *vhost) {
-  const struct lws_protocols *prot = lws_vhost_name_to_protocol(vhost, API_PROTOCOL_NAME);
-  api_t **slot = prot ? lws_protocol_vh_priv_zalloc(vhost, prot, sizeof(api_t *)) : NULL;
-  if (slot == NULL)
-    return -1;
-  *slot = api;
-  return 0;
+  return http_attach(vhost, API_PROTOCOL_NAME, api);
 }
 
 void api_free(api_t *api) { free(api); }

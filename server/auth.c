@@ -21,6 +21,7 @@
 #include <openssl/rand.h>
 #include <sqlite3.h>
 
+#include "http.h"
 #include "log.h"
 #include "passwd.h"
 #include "throttle.h"
@@ -691,13 +692,7 @@ void auth_revalidate(auth_t *auth) {
 
 /* ---- lws ------------------------------------------------------------------------ */
 
-static auth_t *auth__of(struct lws *wsi) {
-  struct lws_vhost *vh = lws_get_vhost(wsi);
-  const struct lws_protocols *prot = vh ? lws_vhost_name_to_protocol(vh, AUTH_PROTOCOL_NAME)
-                                        : NULL;
-  auth_t **slot = prot ? lws_protocol_vh_priv_get(vh, prot) : NULL;
-  return slot ? *slot : NULL;
-}
+static auth_t *auth__of(struct lws *wsi) { return http_attached(wsi, AUTH_PROTOCOL_NAME); }
 
 /* The request left (closed, or its connection moved on): a login still on
  * the pool must not write to it. */
@@ -868,12 +863,7 @@ auth_t *auth_new(uv_loop_t *loop, const char *db_path, bool secure) {
 }
 
 int auth_attach(auth_t *auth, struct lws_vhost *vhost) {
-  const struct lws_protocols *prot = lws_vhost_name_to_protocol(vhost, AUTH_PROTOCOL_NAME);
-  auth_t **slot = prot ? lws_protocol_vh_priv_zalloc(vhost, prot, sizeof(auth_t *)) : NULL;
-  if (slot == NULL)
-    return -1;
-  *slot = auth;
-  return 0;
+  return http_attach(vhost, AUTH_PROTOCOL_NAME, auth);
 }
 
 static void auth__timer_closed(uv_handle_t *handle) {

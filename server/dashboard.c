@@ -20,13 +20,13 @@
 
 #include <inttypes.h>
 #include <libwebsockets.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "../protocol/schema.h"
+#include "../protocol/text.h"
 #include "auth.h"
 #include "conn.h"
 #include "http.h"
@@ -147,85 +147,43 @@ static int dash__send(dash_client_t *c, const char *payload, size_t len) {
 
 /* ---- JSON out ------------------------------------------------------------------ */
 
-/* A growable text buffer; on allocation failure it stops growing and
- * remembers, and the message is not sent. */
-typedef struct {
-  char *p;
-  size_t len, cap;
-  bool failed;
-} dash_buf_t;
-
-static void dash__put(dash_buf_t *b, const char *s, size_t n) {
-  if (b->failed) return;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1) cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->failed = true;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void dash__puts(dash_buf_t *b, const char *s) { dash__put(b, s, strlen(s)); }
-
-static void dash__putf(dash_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void dash__putf(dash_buf_t *b, const char *fmt, ...) {
-  char tmp[256];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-  va_end(ap);
-  if (n < 0 || (size_t)n >= sizeof tmp) {
-    b->failed = true;
-    return;
-  }
-  dash__put(b, tmp, (size_t)n);
-}
-
 /* A JSON string. Bytes >= 0x80 pass as they are (the page decodes with
  * replacement of broken UTF-8). */
-static void dash__put_str(dash_buf_t *b, const char *s) {
-  dash__put(b, "\"", 1);
+static void dash__put_str(text_t *b, const char *s) {
+  text_put(b, "\"", 1);
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     if (*p == '"' || *p == '\\') {
       char esc[2] = {'\\', (char)*p};
-      dash__put(b, esc, 2);
+      text_put(b, esc, 2);
     } else if (*p < 0x20) {
-      dash__putf(b, "\\u%04x", *p);
+      text_putf(b, "\\u%04x", *p);
     } else {
-      dash__put(b, (const char *)p, 1);
+      text_put(b, (const char *)p, 1);
     }
   }
-  dash__put(b, "\"", 1);
+  text_put(b, "\"", 1);
 }
 
 static void dash__online_cb(void *arg, const char *device) {
-  dash_buf_t *b = arg;
-  if (b->p[b->len - 1] != '[') dash__put(b, ",", 1);
+  text_t *b = arg;
+  if (b->p[b->len - 1] != '[') text_put(b, ",", 1);
   dash__put_str(b, device);
 }
 
 /* {"t":part,"org":N,"data":json[,"online":[...]]} */
-static void dash__part_msg(dashboard_t *dash, dash_buf_t *b, int part, int64_t org,
+static void dash__part_msg(dashboard_t *dash, text_t *b, int part, int64_t org,
                            const char *json) {
   b->len = 0;
-  dash__putf(b, "{\"t\":\"%s\",\"org\":%" PRId64 ",\"data\":", dash__part_names[part], org);
-  dash__puts(b, json);
+  text_putf(b, "{\"t\":\"%s\",\"org\":%" PRId64 ",\"data\":", dash__part_names[part], org);
+  text_puts(b, json);
   if (part == STORE_VIEW_DEVICES) {
     /* Who is connected is the loop's knowledge, not the database's (a
      * turfd killed with -9 never wrote its devices offline). */
-    dash__puts(b, ",\"online\":[");
+    text_puts(b, ",\"online\":[");
     if (!b->failed) sync_foreach_online(dash->sync, org, dash__online_cb, b);
-    dash__puts(b, "]");
+    text_puts(b, "]");
   }
-  dash__puts(b, "}");
+  text_puts(b, "}");
 }
 
 /* Whether c's page may see part: the log of downloads is for those who may
@@ -236,7 +194,7 @@ static bool dash__may_see(const dash_client_t *c, int part) {
 
 /* Sends the parts view holds to c. */
 static void dash__send_view(dashboard_t *dash, dash_client_t *c, const store_view_t *view) {
-  dash_buf_t b = {0};
+  text_t b = {0};
   for (int part = 0; part < STORE_VIEW_NPARTS; part++) {
     if (!view->json[part] || !dash__may_see(c, part)) continue;
     dash__part_msg(dash, &b, part, view->org, view->json[part]);
@@ -246,16 +204,16 @@ static void dash__send_view(dashboard_t *dash, dash_client_t *c, const store_vie
 }
 
 static void dash__send_result(dash_client_t *c, int64_t page_req, int status, const char *why) {
-  dash_buf_t b = {0};
-  dash__putf(&b, "{\"t\":\"result\",\"req\":%" PRId64 ",\"ok\":%s", page_req,
+  text_t b = {0};
+  text_putf(&b, "{\"t\":\"result\",\"req\":%" PRId64 ",\"ok\":%s", page_req,
              status == 0 ? "true" : "false");
   if (status != 0) {
-    dash__puts(&b, ",\"code\":");
+    text_puts(&b, ",\"code\":");
     dash__put_str(&b, proto_errname(status));
-    dash__puts(&b, ",\"message\":");
+    text_puts(&b, ",\"message\":");
     dash__put_str(&b, why ? why : proto_strerror(status));
   }
-  dash__puts(&b, "}");
+  text_puts(&b, "}");
   if (!b.failed) dash__send(c, b.p, b.len);
   free(b.p);
 }
@@ -305,7 +263,7 @@ static void dash__refresh_done(store_req_t *req) {
   dashboard_t *dash = job->dash;
   store_view_t *v = &req->u.view;
   dash_org_t *o = dash__org(dash, v->org_id);
-  dash_buf_t b = {0};
+  text_t b = {0};
 
   if (o) o->in_flight = false;
   if (req->status != 0) {
@@ -362,7 +320,7 @@ static void dash__own_done(store_req_t *req) {
 
   c->own_in_flight = false;
   if (c->conn->wsi && req->status == 0 && req->u.view.org == c->org) {
-    dash_buf_t b = {0};
+    text_t b = {0};
     for (int part = STORE_VIEW_DAY; part < STORE_VIEW_NPARTS && !b.failed; part++) {
       if (!req->u.view.json[part]) continue;
       dash__part_msg(job->dash, &b, part, c->org, req->u.view.json[part]);
@@ -445,11 +403,11 @@ static void dash__report_done(store_req_t *req) {
 
   c->report_in_flight = false;
   if (c->conn->wsi && req->status == 0) {
-    dash_buf_t b = {0};
-    dash__putf(&b, "{\"t\":\"report\",\"org\":%" PRId64 ",\"req\":%" PRId64 ",\"data\":", c->org,
+    text_t b = {0};
+    text_putf(&b, "{\"t\":\"report\",\"org\":%" PRId64 ",\"req\":%" PRId64 ",\"data\":", c->org,
                job->page_req);
-    dash__puts(&b, req->u.report.body);
-    dash__puts(&b, "}");
+    text_puts(&b, req->u.report.body);
+    text_puts(&b, "}");
     if (!b.failed) dash__send(c, b.p, b.len);
     free(b.p);
     dash__send_result(c, job->page_req, 0, NULL);
@@ -747,6 +705,22 @@ static int dash__parse(const char *s, size_t len, dash_cmd_t *cmd) {
   }
 }
 
+/* One of a page's own choices (its day, history, search or participant):
+ * refused with why, or kept (value fits: it was checked) and its part sent
+ * now and after every change. */
+static void dash__choose(dashboard_t *dash, dash_client_t *c, int64_t req, char *choice,
+                         size_t cap, const char *value, const char *why) {
+  if (why) {
+    dash__send_result(c, req, PROTO_EBAD_FIELD, why);
+    return;
+  }
+  size_t n = strnlen(value, cap - 1);
+  memcpy(choice, value, n);
+  choice[n] = '\0';
+  dash__send_result(c, req, 0, NULL);
+  dash__own_refresh(dash, c);
+}
+
 static void dash__on_message(dashboard_t *dash, dash_client_t *c, const char *msg, size_t len) {
   dash_cmd_t cmd;
 
@@ -760,46 +734,26 @@ static void dash__on_message(dashboard_t *dash, dash_client_t *c, const char *ms
     dash__action(dash, c, &cmd, STORE_ACTION_DISMISS);
   else if (strcmp(cmd.t, "merge") == 0)
     dash__action(dash, c, &cmd, STORE_ACTION_MERGE);
-  else if (strcmp(cmd.t, "day") == 0) {
-    /* Another date than today, or "" for none: its sessions follow as the
-     * part "day", and again after every change. */
-    if (cmd.date[0] && !schema_date_valid(proto_str(cmd.date))) {
-      dash__send_result(c, cmd.req, PROTO_EBAD_FIELD, "date is YYYY-MM-DD");
-      return;
-    }
-    memcpy(c->day, cmd.date, sizeof c->day - 1); /* a date has 10 bytes, or none */
-    c->day[sizeof c->day - 1] = '\0';
-    dash__send_result(c, cmd.req, 0, NULL);
-    dash__own_refresh(dash, c);
-  } else if (strcmp(cmd.t, "history") == 0) {
-    /* The sessions of an activity, or "" for none: the part "history". */
-    if (cmd.activity[0] && !proto_id_valid(proto_str(cmd.activity))) {
-      dash__send_result(c, cmd.req, PROTO_EBAD_FIELD, "activity is an id");
-      return;
-    }
-    snprintf(c->history, sizeof c->history, "%s", cmd.activity);
-    dash__send_result(c, cmd.req, 0, NULL);
-    dash__own_refresh(dash, c);
-  } else if (strcmp(cmd.t, "people") == 0) {
-    /* Participants whose name matches q, or "" for none: the part
-     * "people", again after every change. */
-    if (strlen(cmd.q) > STORE_SEARCH_MAX) {
-      dash__send_result(c, cmd.req, PROTO_EBAD_FIELD, "a search is at most 100 bytes");
-      return;
-    }
-    memcpy(c->search, cmd.q, strlen(cmd.q) + 1);
-    dash__send_result(c, cmd.req, 0, NULL);
-    dash__own_refresh(dash, c);
-  } else if (strcmp(cmd.t, "person") == 0) {
-    /* One participant's page, or "" for none: the part "person". */
-    if (cmd.participant[0] && !proto_id_valid(proto_str(cmd.participant))) {
-      dash__send_result(c, cmd.req, PROTO_EBAD_FIELD, "participant is an id");
-      return;
-    }
-    snprintf(c->person, sizeof c->person, "%s", cmd.participant);
-    dash__send_result(c, cmd.req, 0, NULL);
-    dash__own_refresh(dash, c);
-  } else if (strcmp(cmd.t, "report") == 0) {
+  /* A page's own parts: another date than today ("day"), an activity's
+   * sessions ("history"), a search of participants ("people") and one
+   * participant ("person"); "" for none. */
+  else if (strcmp(cmd.t, "day") == 0)
+    dash__choose(dash, c, cmd.req, c->day, sizeof c->day, cmd.date,
+                 cmd.date[0] && !schema_date_valid(proto_str(cmd.date)) ? "date is YYYY-MM-DD"
+                                                                        : NULL);
+  else if (strcmp(cmd.t, "history") == 0)
+    dash__choose(dash, c, cmd.req, c->history, sizeof c->history, cmd.activity,
+                 cmd.activity[0] && !proto_id_valid(proto_str(cmd.activity)) ? "activity is an id"
+                                                                              : NULL);
+  else if (strcmp(cmd.t, "people") == 0)
+    dash__choose(dash, c, cmd.req, c->search, sizeof c->search, cmd.q,
+                 strlen(cmd.q) > STORE_SEARCH_MAX ? "a search is at most 100 bytes" : NULL);
+  else if (strcmp(cmd.t, "person") == 0)
+    dash__choose(dash, c, cmd.req, c->person, sizeof c->person, cmd.participant,
+                 cmd.participant[0] && !proto_id_valid(proto_str(cmd.participant))
+                     ? "participant is an id"
+                     : NULL);
+  else if (strcmp(cmd.t, "report") == 0) {
     /* The funder report of a period, once (docs/dashboard.md, Reports). */
     store_report_t params = {0};
     const char *why = report_check(cmd.from, cmd.to, cmd.location, cmd.activity);

@@ -211,6 +211,22 @@ int http_on_writable(struct lws *wsi, http_reply_t *reply) {
   return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+int http_attach(struct lws_vhost *vhost, const char *name, void *module) {
+  const struct lws_protocols *prot = lws_vhost_name_to_protocol(vhost, name);
+  void **slot = prot ? lws_protocol_vh_priv_zalloc(vhost, prot, sizeof(void *)) : NULL;
+  if (slot == NULL)
+    return -1;
+  *slot = module;
+  return 0;
+}
+
+void *http_attached(struct lws *wsi, const char *name) {
+  struct lws_vhost *vh = lws_get_vhost(wsi);
+  const struct lws_protocols *prot = vh ? lws_vhost_name_to_protocol(vh, name) : NULL;
+  void **slot = prot ? lws_protocol_vh_priv_get(vh, prot) : NULL;
+  return slot ? *slot : NULL;
+}
+
 int http_refuse_upgrade(struct lws *wsi) {
   char peer[64] = "";
   lws_get_peer_simple(wsi, peer, sizeof peer);

@@ -47,4 +47,12 @@ int http_set_public_url(const char *url);
  * refused and logged. Returns 1, what the callback returns to refuse. */
 int http_refuse_upgrade(struct lws *wsi);
 
+/* The module a protocol's requests are served by (auth.c, api.c): attached
+ * once to the vhost's protocol `name`, found again from any request on it.
+ * http_attach returns 0, or -1 when the vhost has no such protocol;
+ * http_attached gives NULL when nothing was attached. */
+struct lws_vhost;
+int http_attach(struct lws_vhost *vhost, const char *name, void *module);
+void *http_attached(struct lws *wsi, const char *name);
+
 #endif

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
+
 /* ?1 organisation, ?2 first and ?3 last date, ?4 location and ?5 activity
  * ("" for all), ?6 names instead of pseudonyms. */
 static const char store__report_with[] =
@@ -164,36 +166,6 @@ static const store__table_t store__tables[] = {
 #define STORE__NTABLES (sizeof store__tables / sizeof store__tables[0])
 #define STORE__PARTICIPANTS_TABLE (STORE__NTABLES - 1) /* JSON of "every table" leaves it out */
 
-/* ---- growing text ------------------------------------------------------------ */
-
-typedef struct {
-  char *p;
-  size_t len, cap;
-  bool failed;
-} store__text_t;
-
-static void store__put(store__text_t *t, const char *s, size_t n) {
-  if (t->failed)
-    return;
-  if (t->len + n + 1 > t->cap) {
-    size_t cap = t->cap ? t->cap : 4096;
-    while (cap < t->len + n + 1)
-      cap *= 2;
-    char *p = realloc(t->p, cap);
-    if (p == NULL) {
-      t->failed = true;
-      return;
-    }
-    t->p = p;
-    t->cap = cap;
-  }
-  memcpy(t->p + t->len, s, n);
-  t->len += n;
-  t->p[t->len] = '\0';
-}
-
-static void store__puts(store__text_t *t, const char *s) { store__put(t, s, strlen(s)); }
-
 /* ---- statements ---------------------------------------------------------------- */
 
 static void store__report_bind(sqlite3_stmt *st, const store_report_t *r) {
@@ -215,45 +187,45 @@ static void store__report_bind(sqlite3_stmt *st, const store_report_t *r) {
 /* Appends to sql: the JSON of one table's rows, {"columns": [...], "rows":
  * [[...]]}, as a scalar subquery. Column names come from preparing the
  * table's own select. */
-static int store__json_table(sqlite3 *db, const store__table_t *t, store__text_t *sql) {
-  store__text_t probe = {0};
+static int store__json_table(sqlite3 *db, const store__table_t *t, text_t *sql) {
+  text_t probe = {0};
   sqlite3_stmt *st = NULL;
   int ncols;
 
-  store__puts(&probe, store__report_with);
-  store__puts(&probe, t->select);
+  text_puts(&probe, store__report_with);
+  text_puts(&probe, t->select);
   if (probe.failed || sqlite3_prepare_v2(db, probe.p, -1, &st, NULL) != SQLITE_OK) {
     free(probe.p);
     return PROTO_ESTORAGE;
   }
   free(probe.p);
   ncols = sqlite3_column_count(st);
-  store__puts(sql, "(SELECT json_object('columns', json_array(");
+  text_puts(sql, "(SELECT json_object('columns', json_array(");
   for (int i = 0; i < ncols; i++) {
-    store__puts(sql, i ? ", '" : "'");
-    store__puts(sql, sqlite3_column_name(st, i)); /* our own aliases: no quote in them */
-    store__puts(sql, "'");
+    text_puts(sql, i ? ", '" : "'");
+    text_puts(sql, sqlite3_column_name(st, i)); /* our own aliases: no quote in them */
+    text_puts(sql, "'");
   }
-  store__puts(sql, "), 'rows', json_group_array(json_array(");
+  text_puts(sql, "), 'rows', json_group_array(json_array(");
   for (int i = 0; i < ncols; i++) {
-    store__puts(sql, i ? ", \"" : "\"");
-    store__puts(sql, sqlite3_column_name(st, i));
-    store__puts(sql, "\"");
+    text_puts(sql, i ? ", \"" : "\"");
+    text_puts(sql, sqlite3_column_name(st, i));
+    text_puts(sql, "\"");
   }
-  store__puts(sql, "))) FROM (");
-  store__puts(sql, t->select);
-  store__puts(sql, "))");
+  text_puts(sql, "))) FROM (");
+  text_puts(sql, t->select);
+  text_puts(sql, "))");
   sqlite3_finalize(st);
   return sql->failed ? PROTO_ENOMEM : 0;
 }
 
 static int store__report_json(sqlite3 *db, store_report_t *r, const store__table_t *only) {
-  store__text_t sql = {0};
+  text_t sql = {0};
   sqlite3_stmt *st = NULL;
   int rc = 0;
 
-  store__puts(&sql, store__report_with);
-  store__puts(&sql, ", report AS (SELECT json_object('from', ?2, 'to', ?3,"
+  text_puts(&sql, store__report_with);
+  text_puts(&sql, ", report AS (SELECT json_object('from', ?2, 'to', ?3,"
                     " 'location', NULLIF(?4, ''), 'activity', NULLIF(?5, ''), 'tables', json_object(");
   for (size_t i = 0; i < STORE__NTABLES && rc == 0; i++) {
     const store__table_t *t = &store__tables[i];
@@ -261,13 +233,13 @@ static int store__report_json(sqlite3 *db, store_report_t *r, const store__table
       continue;
     if (sql.failed)
       break;
-    store__puts(&sql, sql.p[sql.len - 1] == '(' ? "'" : ", '");
-    store__puts(&sql, t->name);
-    store__puts(&sql, "', json(");
+    text_puts(&sql, sql.p[sql.len - 1] == '(' ? "'" : ", '");
+    text_puts(&sql, t->name);
+    text_puts(&sql, "', json(");
     rc = store__json_table(db, t, &sql);
-    store__puts(&sql, ")");
+    text_puts(&sql, ")");
   }
-  store__puts(&sql, ")) AS j) SELECT j, (SELECT COALESCE(sum(json_array_length(value, '$.rows')), 0)"
+  text_puts(&sql, ")) AS j) SELECT j, (SELECT COALESCE(sum(json_array_length(value, '$.rows')), 0)"
                     " FROM json_each(j, '$.tables')) FROM report");
   if (rc == 0 && sql.failed)
     rc = PROTO_ENOMEM;
@@ -301,14 +273,14 @@ static int store__report_json(sqlite3 *db, store_report_t *r, const store__table
  * break; a cell that a spreadsheet would run as a formula (starting with
  * = + - @, or a tab or carriage return before one) gets an apostrophe
  * first (names are typed on tablets). */
-static void store__csv_cell(store__text_t *out, sqlite3_stmt *st, int col, char sep) {
+static void store__csv_cell(text_t *out, sqlite3_stmt *st, int col, char sep) {
   char num[64];
   switch (sqlite3_column_type(st, col)) {
   case SQLITE_NULL:
     return;
   case SQLITE_INTEGER:
     snprintf(num, sizeof num, "%lld", (long long)sqlite3_column_int64(st, col));
-    store__puts(out, num);
+    text_puts(out, num);
     return;
   case SQLITE_FLOAT: {
     snprintf(num, sizeof num, "%.1f", sqlite3_column_double(st, col));
@@ -317,7 +289,7 @@ static void store__csv_cell(store__text_t *out, sqlite3_stmt *st, int col, char 
       if (dot)
         *dot = ',';
     }
-    store__puts(out, num);
+    text_puts(out, num);
     return;
   }
   default: {
@@ -328,29 +300,29 @@ static void store__csv_cell(store__text_t *out, sqlite3_stmt *st, int col, char 
                    s[0] == '\r';
     bool quote = formula || strchr(s, sep) || strchr(s, '"') || strchr(s, '\n') || strchr(s, '\r');
     if (!quote) {
-      store__puts(out, s);
+      text_puts(out, s);
       return;
     }
-    store__puts(out, formula ? "\"'" : "\"");
+    text_puts(out, formula ? "\"'" : "\"");
     for (const char *p = s; *p; p++) {
-      store__put(out, p, 1);
+      text_put(out, p, 1);
       if (*p == '"')
-        store__put(out, p, 1); /* a quote doubled */
+        text_put(out, p, 1); /* a quote doubled */
     }
-    store__puts(out, "\"");
+    text_puts(out, "\"");
   }
   }
 }
 
 static int store__report_csv(sqlite3 *db, store_report_t *r, const store__table_t *t) {
-  store__text_t sql = {0}, out = {0};
+  text_t sql = {0}, out = {0};
   sqlite3_stmt *st = NULL;
   const char *const *labels = r->dutch ? t->dutch : t->english;
   char sep[2] = {r->sep == ';' ? ';' : ',', '\0'};
   int rc = 0, ncols, step;
 
-  store__puts(&sql, store__report_with);
-  store__puts(&sql, t->select);
+  text_puts(&sql, store__report_with);
+  text_puts(&sql, t->select);
   if (sql.failed) {
     free(sql.p);
     return PROTO_ENOMEM;
@@ -363,20 +335,20 @@ static int store__report_csv(sqlite3 *db, store_report_t *r, const store__table_
   free(sql.p);
   store__report_bind(st, r);
   ncols = sqlite3_column_count(st);
-  store__puts(&out, "\xef\xbb\xbf"); /* the byte order mark: Excel then reads UTF-8 */
+  text_puts(&out, "\xef\xbb\xbf"); /* the byte order mark: Excel then reads UTF-8 */
   for (int i = 0; i < ncols; i++) {
     if (i)
-      store__puts(&out, sep);
-    store__puts(&out, labels[i]);
+      text_puts(&out, sep);
+    text_puts(&out, labels[i]);
   }
-  store__puts(&out, "\r\n");
+  text_puts(&out, "\r\n");
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     for (int i = 0; i < ncols; i++) {
       if (i)
-        store__puts(&out, sep);
+        text_puts(&out, sep);
       store__csv_cell(&out, st, i, sep[0]);
     }
-    store__puts(&out, "\r\n");
+    text_puts(&out, "\r\n");
     r->rows++;
   }
   if (step != SQLITE_DONE) {
